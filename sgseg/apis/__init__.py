@@ -1,0 +1,3 @@
+from .test_config import configure_test, ensure_writable_dir
+
+__all__ = ['configure_test', 'ensure_writable_dir']

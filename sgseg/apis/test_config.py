@@ -1,0 +1,63 @@
+import os
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+
+
+def ensure_writable_dir(path: str, what: str) -> None:
+    """Creates ``path`` if needed and fails early, naming the option, if it cannot be written."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f'{what}: cannot create {path!r}: {err}') from err
+    if not os.access(path, os.W_OK):
+        raise PermissionError(f'{what}: {path!r} is not writable')
+
+
+def configure_test(cfg: Config,
+                   checkpoint: str,
+                   out: Optional[str] = None,
+                   show_dir: Optional[str] = None,
+                   crf: bool = False,
+                   scheme: Optional[str] = None,
+                   seed: Optional[int] = None) -> Config:
+    """Applies tools/test.py's options to a config (in place).
+
+    Args:
+        cfg: the loaded config.
+        checkpoint: checkpoint file to evaluate.
+        out: JSON-lines file for per-sentence results.
+        show_dir: folder for overlays of every evaluated sentence.
+        crf: turn DenseCRF post-processing on.
+        scheme: inference scheme override.
+        seed: slot sampling seed; by default the config's ``model.test_cfg.seed``, or
+            ``randomness.seed`` when that is unset.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    cfg.load_from = checkpoint
+    test_cfg = cfg.model.setdefault('test_cfg', {})
+    if seed is not None:
+        test_cfg['seed'] = seed
+    elif test_cfg.get('seed') is None:
+        test_cfg['seed'] = cfg.get('randomness', {}).get('seed', 0)
+    if crf:
+        test_cfg['crf'] = dict(type='DenseCRF')
+    if scheme is not None:
+        test_cfg['inference_scheme'] = scheme
+    if out is not None:
+        ensure_writable_dir(osp.dirname(osp.abspath(out)), '--out')
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
+            else [cfg.test_evaluator]
+        for evaluator in evaluators:
+            if evaluator.get('type') == 'RefSegMetric':
+                evaluator['out_file'] = out
+    if show_dir is not None:
+        ensure_writable_dir(show_dir, '--show-dir')
+        cfg.default_hooks['visualization'] = dict(
+            type='RefSegVisualizationHook', draw=True, show_dir=show_dir)
+    return cfg

@@ -1,0 +1,8 @@
+from .phrasecut import PhraseCutDataset, phrasecut_to_coco_polygons
+from .refer import ReferDataset, load_refs
+from .transforms import LoadRefImage, LoadRefMask, PackRefSegInputs, decode_segmentation
+
+__all__ = [
+    'ReferDataset', 'PhraseCutDataset', 'load_refs', 'phrasecut_to_coco_polygons',
+    'LoadRefImage', 'LoadRefMask', 'PackRefSegInputs', 'decode_segmentation'
+]

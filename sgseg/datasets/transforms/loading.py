@@ -1,0 +1,137 @@
+"""Loading transforms: the image (always 3-channel BGR uint8) and the referred mask."""
+from typing import List, Union
+
+import mmcv
+import mmengine.fileio as fileio
+import numpy as np
+import pycocotools.mask as mask_utils
+from mmcv.transforms import BaseTransform, LoadImageFromFile
+
+from sgseg.registry import TRANSFORMS
+
+# COCO segmentation: polygons (a list of flat [x0, y0, x1, y1, ...] lists) or an RLE
+# dict whose 'counts' is a string/bytes (compressed) or a list of ints (uncompressed).
+Segmentation = Union[List[List[float]], dict]
+
+
+def decode_segmentation(segmentation: Segmentation, height: int, width: int) -> np.ndarray:
+    """Decode a COCO segmentation into a binary mask, as ``COCO.annToMask`` does.
+
+    Args:
+        segmentation: polygons or RLE (compressed or uncompressed, crowd or not).
+        height: image height H.
+        width: image width W.
+
+    Returns:
+        The mask, shape (H, W), uint8 in {0, 1}.
+    """
+    if isinstance(segmentation, list):
+        # pycocotools reads a first polygon of 4 numbers as a box and fails on fewer;
+        # polygons under 3 points have no area, so dropping them changes no pixel.
+        polygons = [p for p in segmentation if len(p) >= 6]
+        if not polygons:
+            return np.zeros((height, width), dtype=np.uint8)
+        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
+    elif isinstance(segmentation.get('counts'), list):
+        rle = mask_utils.frPyObjects(segmentation, height, width)
+    else:
+        rle = segmentation
+    return mask_utils.decode(rle).astype(np.uint8)
+
+
+def _sample_name(results: dict) -> str:
+    """Identify a sample in error messages."""
+    return f"sent_id {results['sent_id']}" if 'sent_id' in results else 'sample'
+
+
+@TRANSFORMS.register_module()
+class LoadRefImage(LoadImageFromFile):
+    """Load an image as 3-channel BGR uint8, with errors that name the file.
+
+    mmcv's cv2 decoding with a colour flag already turns grayscale, RGBA (alpha
+    dropped), palette, CMYK JPEG and 16-bit images into 3-channel 8-bit BGR; this
+    transform adds the file name to every failure (missing, empty or undecodable
+    file), which ``LoadImageFromFile`` reports as a bare ``'NoneType' object has no
+    attribute 'shape'``.
+
+    Required keys: ``img_path``. Added keys: ``img`` (H, W, 3) uint8, ``img_shape``,
+    ``ori_shape``.
+
+    Args:
+        color_type: flag of :func:`mmcv.imfrombytes`. The default ignores the EXIF
+            orientation tag because COCO and Visual Genome annotations are drawn on
+            the pixels as stored; rotating would misalign masks and images.
+        **kwargs: passed to :class:`mmcv.transforms.LoadImageFromFile`.
+    """
+
+    def __init__(self, color_type: str = 'color_ignore_orientation', **kwargs) -> None:
+        if not color_type.startswith('color'):
+            raise ValueError(
+                f"LoadRefImage loads 3-channel images; color_type must be 'color' or "
+                f"'color_ignore_orientation', got {color_type!r}")
+        super().__init__(color_type=color_type, **kwargs)
+
+    def transform(self, results: dict) -> dict:
+        """Load ``results['img_path']``.
+
+        Args:
+            results: the sample dict.
+
+        Returns:
+            The sample dict with the image.
+        """
+        path = results['img_path']
+        who = _sample_name(results)
+        try:
+            img_bytes = fileio.get(path, backend_args=self.backend_args)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"image file '{path}' ({who}) not found") from e
+        if len(img_bytes) == 0:
+            raise ValueError(f"image file '{path}' ({who}) is empty (0 bytes)")
+        img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
+                               backend=self.imdecode_backend)
+        if img is None:
+            raise ValueError(f"image file '{path}' ({who}) could not be decoded")
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadRefMask(BaseTransform):
+    """Decode the referred mask at the original image size (evaluation only).
+
+    The mask goes in ``gt_ref_mask``, a key the geometric transforms of mmcv and
+    mmseg (``Resize``, ``Pad``, ...) do not know, so it stays at the original
+    resolution where the metric is computed.
+
+    Required keys: ``segmentation``, ``height``, ``width`` (from the dataset) and
+    ``ori_shape`` (from the image loader, placed before this transform).
+    Added keys: ``gt_ref_mask`` (H0, W0) uint8 in {0, 1}.
+    """
+
+    def transform(self, results: dict) -> dict:
+        """Decode ``results['segmentation']``.
+
+        Args:
+            results: the sample dict.
+
+        Returns:
+            The sample dict with ``gt_ref_mask``.
+        """
+        who = _sample_name(results)
+        if 'segmentation' not in results:
+            raise KeyError(
+                f"{who} has no 'segmentation': LoadRefMask needs an evaluation sample "
+                "(build the dataset with test_mode=True)")
+        height, width = results['height'], results['width']
+        if 'ori_shape' in results and tuple(results['ori_shape']) != (height, width):
+            raise ValueError(
+                f"image '{results['img_path']}' ({who}) is "
+                f"{results['ori_shape'][0]}x{results['ori_shape'][1]} (HxW) but its "
+                f"annotation says {height}x{width}")
+        results['gt_ref_mask'] = decode_segmentation(results['segmentation'], height, width)
+        return results

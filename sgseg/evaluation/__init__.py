@@ -1,0 +1,3 @@
+from .metrics import RefSegMetric
+
+__all__ = ['RefSegMetric']

@@ -1,0 +1,3 @@
+from .refseg_metric import RefSegMetric
+
+__all__ = ['RefSegMetric']

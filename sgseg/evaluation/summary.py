@@ -1,0 +1,30 @@
+from typing import Dict, List, Sequence
+
+import numpy as np
+from prettytable import PrettyTable
+
+
+def summarize_runs(runs: Sequence[Dict[str, float]]) -> Dict[str, Dict[str, float]]:
+    """Mean and (population) standard deviation of each metric over several runs.
+
+    Args:
+        runs: one metrics dict per run (e.g. per evaluation seed).
+
+    Returns:
+        dict: ``{metric: {'mean': m, 'std': s}}`` for the keys common to all runs.
+    """
+    keys = [k for k in runs[0] if all(k in r for r in runs)]
+    return {
+        k: dict(mean=float(np.mean([r[k] for r in runs])),
+                std=float(np.std([r[k] for r in runs])))
+        for k in keys
+    }
+
+
+def format_table(rows: List[Dict[str, object]], title: str = '') -> str:
+    """A plain-text table with one row per dict (columns from the first row)."""
+    table = PrettyTable(title=title or None)
+    table.field_names = list(rows[0])
+    for row in rows:
+        table.add_row([f'{v:.2f}' if isinstance(v, float) else v for v in row.values()])
+    return table.get_string()

@@ -1,0 +1,78 @@
+from typing import Optional, Sequence
+
+import torch
+from mmengine.logging import print_log
+from mmengine.model import ImgDataPreprocessor
+from transformers import AutoTokenizer
+
+from sgseg.registry import MODELS
+from sgseg.utils import resolve_model_path
+
+
+@MODELS.register_module()
+class RefSegDataPreProcessor(ImgDataPreprocessor):
+    """Normalises and stacks the images, and tokenises the batch's sentences.
+
+    The sentence of each sample is ``data_sample.metainfo['text']``. The model input
+    becomes ``dict(imgs=(B, 3, H, W), input_ids=(B, L), attention_mask=(B, L))``.
+
+    Args:
+        tokenizer: local folder of a Hugging Face tokenizer (usually the text encoder's
+            own folder; ``pkg://<module>`` accepted).
+        max_length: sentences are truncated to this many tokens ([CLS] and [SEP]
+            included); the log says so once per run.
+        mean: per-channel mean (RGB after ``bgr_to_rgb``).
+        std: per-channel std.
+        bgr_to_rgb: images are loaded BGR (mmcv); the ViT expects RGB.
+        pad_size_divisor: pad images to a multiple of this.
+    """
+
+    def __init__(self,
+                 tokenizer: str,
+                 max_length: int = 40,
+                 mean: Sequence[float] = (127.5, 127.5, 127.5),
+                 std: Sequence[float] = (127.5, 127.5, 127.5),
+                 bgr_to_rgb: bool = True,
+                 pad_size_divisor: int = 1,
+                 non_blocking: Optional[bool] = False):
+        super().__init__(mean=mean, std=std, pad_size_divisor=pad_size_divisor,
+                         bgr_to_rgb=bgr_to_rgb, non_blocking=non_blocking)
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            resolve_model_path(tokenizer, 'data_preprocessor.tokenizer'))
+        self.max_length = max_length
+        self._warned_truncation = False
+
+    def tokenize(self, texts: Sequence[str], names: Sequence[str]) -> dict:
+        """Tokenises sentences into padded ids and an attention mask.
+
+        Args:
+            texts: B sentences.
+            names: B sample names for error messages.
+
+        Returns:
+            dict: ``input_ids`` and ``attention_mask``, (B, L) long tensors.
+        """
+        for text, name in zip(texts, names):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f'sample {name}: the sentence is empty ({text!r})')
+        tokens = self.tokenizer(list(texts), padding=True, truncation=True,
+                                max_length=self.max_length, return_tensors='pt',
+                                return_overflowing_tokens=False, return_length=False)
+        if not self._warned_truncation and tokens['input_ids'].shape[1] == self.max_length:
+            full = self.tokenizer(list(texts), add_special_tokens=True)['input_ids']
+            long = [n for n, ids in zip(names, full) if len(ids) > self.max_length]
+            if long:
+                print_log(f'sentences longer than max_length={self.max_length} tokens are '
+                          f'truncated (first: {long[0]}); this is logged once', 'current')
+                self._warned_truncation = True
+        return dict(input_ids=tokens['input_ids'], attention_mask=tokens['attention_mask'])
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = super().forward(data, training)
+        samples = data['data_samples']
+        texts = [s.metainfo.get('text') for s in samples]
+        names = [f"sent_id={s.metainfo.get('sent_id')} ({s.metainfo.get('img_path')})"
+                 for s in samples]
+        tokens = {k: v.to(data['inputs'].device) for k, v in self.tokenize(texts, names).items()}
+        data['inputs'] = dict(imgs=data['inputs'], **tokens)
+        return data

@@ -1,0 +1,4 @@
+from .entity_discovery import EntityDiscovery
+from .fusion_head import FusionHead
+
+__all__ = ['EntityDiscovery', 'FusionHead']

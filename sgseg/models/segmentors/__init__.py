@@ -1,0 +1,3 @@
+from .shatter_and_gather import ShatterAndGather
+
+__all__ = ['ShatterAndGather']

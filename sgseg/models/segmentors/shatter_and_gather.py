@@ -1,0 +1,248 @@
+"""The Shatter-and-Gather segmentor: entities from the image, relevance from the text."""
+import zlib
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import mmcv
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.structures import SegDataSample
+
+from sgseg.registry import MODELS, POSTPROCESSORS
+
+INFERENCE_SCHEMES = ('fuse', 'avg', 'max', 'min')
+
+
+@MODELS.register_module()
+class ShatterAndGather(BaseSegmentor):
+    """Referring segmentation learned from image-text pairs (SaG, ICCV 2023).
+
+    The image's patch tokens are *shattered* into K entities (bottom-up entity
+    discovery); the sentence *gathers* the relevant ones (top-down fusion). Training
+    uses the C^3 loss over all B x B image-text pairs and the feature reconstruction
+    loss; no mask is ever read. The mask of a sentence is ``A^slot . A^fuse`` on the
+    patch grid, resized to the original image, min-max normalised and thresholded.
+
+    Args:
+        backbone: visual backbone config (``TimmViT``), returns (B, N, C_v) tokens.
+        text_encoder: text encoder config (``HFTextEncoder``).
+        fusion_head: ``FusionHead`` config.
+        c3_loss: ``C3Loss`` config.
+        entity_discovery: ``EntityDiscovery`` config, or None to fuse the text with
+            the patch tokens directly (Table 2a, "w/o entity discovery module").
+        recon_loss: ``ReconstructionLoss`` config, or None to train without it.
+        embed_dims: D, the width both modalities are projected to.
+        data_preprocessor: ``RefSegDataPreProcessor`` config.
+        train_cfg: unused; kept for the mmseg interface.
+        test_cfg: inference options:
+
+            - ``inference_scheme``: ``'fuse'`` (A^slot . A^fuse, the paper),
+              ``'avg'`` (uniform A^fuse), ``'max'`` / ``'min'`` (the single entity with
+              the highest / lowest A^fuse) (Table 4b).
+            - ``threshold``: tau (0.5).
+            - ``num_slot_samples``: average the score map over this many slot draws (1).
+            - ``seed``: None draws slots from the global RNG (seeded by the Runner);
+              an int gives every sample its own generator seeded by (seed, sample id),
+              so predictions do not depend on batching or on the number of processes.
+            - ``crf``: None, or a post-processor config (``dict(type='DenseCRF')``).
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 text_encoder: dict,
+                 fusion_head: dict,
+                 c3_loss: dict,
+                 entity_discovery: Optional[dict] = None,
+                 recon_loss: Optional[dict] = None,
+                 embed_dims: int = 512,
+                 data_preprocessor: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.text_encoder = MODELS.build(text_encoder)
+        self.vis_proj = nn.Linear(self.backbone.embed_dims, embed_dims)
+        self.text_proj = nn.Linear(self.text_encoder.embed_dims, embed_dims)
+        self.entity_discovery = None if entity_discovery is None else MODELS.build(
+            dict(entity_discovery, embed_dims=embed_dims))
+        self.fusion_head = MODELS.build(dict(fusion_head, embed_dims=embed_dims))
+        self.c3_loss = MODELS.build(c3_loss)
+        self.recon_loss = None
+        if recon_loss is not None:
+            if self.entity_discovery is None:
+                raise ValueError('recon_loss reconstructs the features from the entities: '
+                                 'set recon_loss=None when entity_discovery is None')
+            decoder = dict(embed_dims=embed_dims, out_dims=self.backbone.embed_dims)
+            decoder.update(recon_loss.get('decoder', {}))
+            self.recon_loss = MODELS.build(dict(recon_loss, decoder=decoder))
+        self.train_cfg = train_cfg or {}
+        self.test_cfg = dict(inference_scheme='fuse', threshold=0.5, num_slot_samples=1,
+                             seed=None, crf=None)
+        self.test_cfg.update(test_cfg or {})
+        if self.test_cfg['inference_scheme'] not in INFERENCE_SCHEMES:
+            raise ValueError(f"test_cfg.inference_scheme must be one of {INFERENCE_SCHEMES}, "
+                             f"got {self.test_cfg['inference_scheme']!r}")
+        self._crf = None
+        # Multiplies every loss; a warm-up hook may ramp it (the authors' recipe).
+        self.loss_scale = 1.
+
+    # ---------------------------------------------------------------- features
+    def extract_feat(self, imgs: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """(B, 3, H, W) -> ViT tokens (B, N, C_v) and the grid size (h, w)."""
+        return self.backbone(imgs)
+
+    def encode_text(self, inputs: dict) -> torch.Tensor:
+        """Projected [CLS] feature x^T, (B, D) (not normalised)."""
+        feats, _ = self.text_encoder(inputs['input_ids'], inputs['attention_mask'])
+        return self.text_proj(feats[:, 0])
+
+    def discover(self,
+                 feats: torch.Tensor,
+                 grid_size: Tuple[int, int],
+                 generators: Optional[List[torch.Generator]] = None
+                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Entities (B, K, D) and A^slot (B, N, K) from projected features (B, N, D).
+
+        Without an entity discovery module every patch is an entity (K = N, A^slot
+        the identity).
+        """
+        if self.entity_discovery is None:
+            B, N, _ = feats.shape
+            eye = torch.eye(N, device=feats.device, dtype=feats.dtype)
+            return feats, eye.expand(B, N, N)
+        return self.entity_discovery(feats, grid_size, generators)
+
+    # ---------------------------------------------------------------- training
+    def loss(self, inputs: dict, data_samples: Sequence[SegDataSample]) -> Dict[str, torch.Tensor]:
+        """C^3 (+ reconstruction) losses of a batch of image-sentence pairs.
+
+        Reads no mask: only the images, the tokens and the image ids.
+        """
+        text = self.encode_text(inputs)
+        vis, grid = self.extract_feat(inputs['imgs'])
+        entities, _ = self.discover(self.vis_proj(vis), grid)
+        z, _ = self.fusion_head(entities, text, pairwise=True)
+        losses = {self.c3_loss.loss_name: self.c3_loss(z, text, self.image_ids(data_samples))}
+        if self.recon_loss is not None:
+            losses[self.recon_loss.loss_name] = self.recon_loss(entities, vis, grid)
+        if self.loss_scale != 1.:
+            losses = {k: v * self.loss_scale for k, v in losses.items()}
+        return losses
+
+    @staticmethod
+    def image_ids(data_samples: Sequence[SegDataSample]) -> torch.Tensor:
+        """(B,) integer ids, equal for samples of the same image."""
+        keys = [ds.metainfo.get('image_id', ds.metainfo.get('img_path')) for ds in data_samples]
+        index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        return torch.tensor([index[k] for k in keys])
+
+    # ---------------------------------------------------------------- inference
+    def sample_generators(self, data_samples: Sequence[SegDataSample],
+                          draw: int) -> Optional[List[torch.Generator]]:
+        """Per-sample generators when ``test_cfg.seed`` is set, else None."""
+        seed = self.test_cfg['seed']
+        if seed is None:
+            return None
+        gens = []
+        for ds in data_samples:
+            meta = ds.metainfo
+            key = meta.get('sent_id', f"{meta.get('img_path')}|{meta.get('text')}")
+            g = torch.Generator()
+            g.manual_seed(zlib.crc32(f'{seed}|{key}|{draw}'.encode()))
+            gens.append(g)
+        return gens
+
+    @staticmethod
+    def combine(attn_slot: torch.Tensor, attn_fuse: torch.Tensor,
+                scheme: str = 'fuse') -> torch.Tensor:
+        """Patch scores (B, N) from A^slot (B, N, K) and A^fuse (B, K) (Sec. 3.5)."""
+        if scheme == 'fuse':
+            return torch.einsum('bnk,bk->bn', attn_slot, attn_fuse)
+        if scheme == 'avg':
+            return attn_slot.mean(dim=-1)
+        pick = attn_fuse.argmax(-1) if scheme == 'max' else attn_fuse.argmin(-1)
+        return attn_slot.gather(2, pick[:, None, None].expand(-1, attn_slot.shape[1], 1))[..., 0]
+
+    def score_grid(self, inputs: dict, data_samples: Optional[Sequence[SegDataSample]] = None
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Tuple[int, int]]:
+        """Scores on the patch grid, averaged over ``num_slot_samples`` slot draws.
+
+        Returns:
+            tuple: scores (B, h, w), A^slot (B, N, K) and A^fuse (B, K) of the last
+            draw, and the grid size.
+        """
+        text = self.encode_text(inputs)
+        vis, grid = self.extract_feat(inputs['imgs'])
+        feats = self.vis_proj(vis)
+        scheme = self.test_cfg['inference_scheme']
+        draws = self.test_cfg['num_slot_samples']
+        scores = 0.
+        for draw in range(draws):
+            gens = None if data_samples is None else self.sample_generators(data_samples, draw)
+            entities, attn_slot = self.discover(feats, grid, gens)
+            _, attn_fuse = self.fusion_head(entities, text)
+            scores = scores + self.combine(attn_slot, attn_fuse, scheme)
+        scores = scores / draws
+        return scores.reshape(-1, *grid), attn_slot, attn_fuse, grid
+
+    def predict(self, inputs: dict,
+                data_samples: Optional[Sequence[SegDataSample]] = None) -> List[SegDataSample]:
+        """Score map and mask at the original image size for each sample.
+
+        Each returned sample carries ``seg_logits`` ((1, H0, W0) min-max normalised
+        scores), ``pred_sem_seg`` ((1, H0, W0) uint8 mask at ``test_cfg.threshold``),
+        ``attn_slot`` (N, K), ``attn_fuse`` (K,) and ``grid_size`` for visualisation.
+        """
+        if data_samples is None:
+            H, W = inputs['imgs'].shape[-2:]
+            data_samples = [SegDataSample(metainfo=dict(ori_shape=(H, W), img_shape=(H, W)))
+                            for _ in range(inputs['imgs'].shape[0])]
+        scores, attn_slot, attn_fuse, grid = self.score_grid(inputs, data_samples)
+        pad_shape = inputs['imgs'].shape[-2:]
+        for i, ds in enumerate(data_samples):
+            score = self.to_original_size(scores[i], ds.metainfo, pad_shape)
+            if self.test_cfg['crf']:
+                score = self.refine_with_crf(score, ds.metainfo)
+            mask = score >= self.test_cfg['threshold']
+            ds.set_data(dict(seg_logits=PixelData(data=score[None]),
+                             pred_sem_seg=PixelData(data=mask[None].to(torch.uint8))))
+            ds.set_field(attn_slot[i], 'attn_slot')
+            ds.set_field(attn_fuse[i], 'attn_fuse')
+            ds.set_metainfo(dict(grid_size=grid))
+        return list(data_samples)
+
+    @staticmethod
+    def to_original_size(score: torch.Tensor, meta: dict,
+                         pad_shape: Sequence[int]) -> torch.Tensor:
+        """Grid scores (h, w) -> min-max normalised scores at ``ori_shape``."""
+        img_h, img_w = meta.get('img_shape', pad_shape)[:2]
+        x = score[None, None]
+        if (img_h, img_w) != tuple(pad_shape):
+            # keep-ratio + pad: drop the padded border before going to the original size
+            x = F.interpolate(x, size=tuple(pad_shape), mode='bilinear', align_corners=False)
+            x = x[..., :img_h, :img_w]
+        ori_h, ori_w = meta['ori_shape'][:2]
+        x = F.interpolate(x, size=(ori_h, ori_w), mode='bilinear', align_corners=False)[0, 0]
+        low, high = x.min(), x.max()
+        return (x - low) / (high - low).clamp_min(1e-12)
+
+    def refine_with_crf(self, score: torch.Tensor, meta: dict) -> torch.Tensor:
+        """DenseCRF on the original RGB image (paper appendix D)."""
+        if self._crf is None:
+            crf = self.test_cfg['crf']
+            self._crf = POSTPROCESSORS.build(dict(type='DenseCRF') if crf is True else crf)
+        image = mmcv.imread(meta['img_path'], channel_order='rgb')
+        refined = self._crf(image, score.cpu().numpy())
+        return torch.from_numpy(refined).to(score)
+
+    def _forward(self, inputs: dict, data_samples=None) -> torch.Tensor:
+        """Tensor mode: score maps on the patch grid, (B, h, w)."""
+        return self.score_grid(inputs, data_samples)[0]
+
+    def encode_decode(self, inputs: dict, batch_img_metas: List[dict]) -> torch.Tensor:
+        """Score maps on the patch grid, (B, 1, h, w) (mmseg's interface)."""
+        return self.score_grid(inputs)[0][:, None]

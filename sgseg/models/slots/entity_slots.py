@@ -1,0 +1,61 @@
+import math
+from typing import List, Optional
+
+import torch
+import torch.nn as nn
+
+from sgseg.registry import SLOT_INITIALIZERS
+from .base import BaseSlotInitializer
+
+
+@SLOT_INITIALIZERS.register_module()
+class EntitySlots(BaseSlotInitializer):
+    """Entity slots (Eq. 2): K_s slots drawn from each of K_g learned Gaussians.
+
+    Slot k of Gaussian i is ``mu_i + exp(log_sigma_i / 2) * eps`` with a fresh
+    ``eps ~ N(0, I)`` at every forward, test time included. ``mu`` is initialised
+    Xavier-uniform and ``log_sigma`` Xavier-uniform shifted by ``-log(D)``, so each
+    dimension starts with a standard deviation of about ``1/sqrt(D)`` (norm ~ 1).
+
+    Args:
+        num_slots: K; must equal ``num_gaussians * slots_per_gaussian`` when all
+            three are given.
+        embed_dims: D.
+        num_gaussians: K_g.
+        slots_per_gaussian: K_s; slots of one Gaussian form one interaction group.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_gaussians: int = 18,
+                 slots_per_gaussian: int = 2,
+                 num_slots: Optional[int] = None):
+        super().__init__()
+        if num_slots is not None and num_slots != num_gaussians * slots_per_gaussian:
+            raise ValueError(f'num_slots ({num_slots}) must equal num_gaussians '
+                             f'({num_gaussians}) * slots_per_gaussian '
+                             f'({slots_per_gaussian})')
+        self.num_gaussians = num_gaussians
+        self.slots_per_gaussian = slots_per_gaussian
+        self.num_slots = num_gaussians * slots_per_gaussian
+        self.group_size = slots_per_gaussian
+        self.embed_dims = embed_dims
+        self.mu = nn.Parameter(torch.empty(num_gaussians, embed_dims))
+        self.log_sigma = nn.Parameter(torch.empty(num_gaussians, embed_dims))
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        nn.init.xavier_uniform_(self.mu)
+        nn.init.xavier_uniform_(self.log_sigma)
+        with torch.no_grad():
+            self.log_sigma.sub_(math.log(self.embed_dims))
+
+    def forward(self,
+                batch_size: int,
+                generators: Optional[List[torch.Generator]] = None) -> torch.Tensor:
+        eps = self.standard_normal(
+            batch_size, (self.num_gaussians, self.slots_per_gaussian, self.embed_dims),
+            generators, self.mu)
+        sigma = torch.exp(0.5 * self.log_sigma)
+        slots = self.mu[:, None] + sigma[:, None] * eps  # (B, K_g, K_s, D)
+        return slots.reshape(batch_size, self.num_slots, self.embed_dims)

@@ -1,0 +1,3 @@
+from .hf_text_encoder import HFTextEncoder
+
+__all__ = ['HFTextEncoder']

@@ -1,0 +1,3 @@
+from .dense_crf import DenseCRF
+
+__all__ = ['DenseCRF']

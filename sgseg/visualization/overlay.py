@@ -1,0 +1,101 @@
+"""Pictures people look at: a sentence's mask on its image, and the top-k entities."""
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+PRED_COLOR = (255, 64, 32)  # RGB
+GT_COLOR = (40, 230, 40)
+
+
+def title_bar(image: np.ndarray, lines: Sequence[str], scale: float = 0.45) -> np.ndarray:
+    """Stacks a white bar with ``lines`` of text above an RGB image."""
+    width = max(image.shape[1], 160)
+    if image.shape[1] < width:
+        pad = np.full((image.shape[0], width - image.shape[1], 3), 255, np.uint8)
+        image = np.concatenate([image, pad], axis=1)
+    line_h = int(22 * scale / 0.45)
+    bar = np.full((line_h * len(lines) + 6, width, 3), 255, np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(bar, text, (4, line_h * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([bar, image], axis=0)
+
+
+def wrap(text: str, width_px: int, scale: float = 0.45) -> list:
+    """Splits a sentence into lines that fit ``width_px`` at the title font size."""
+    chars = max(8, int(width_px / (9 * scale / 0.45)))
+    words, lines, line = text.split(), [], ''
+    for word in words:
+        if len(line) + len(word) + 1 > chars and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f'{line} {word}'.strip()
+    return lines + [line] if line else lines or ['']
+
+
+def draw_mask_overlay(image: np.ndarray,
+                      pred_mask: np.ndarray,
+                      gt_mask: Optional[np.ndarray] = None,
+                      title: str = '',
+                      alpha: float = 0.5) -> np.ndarray:
+    """The predicted mask filled in one colour, the ground truth outlined in another.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        pred_mask: (H, W) bool/uint8 prediction.
+        gt_mask: (H, W) ground truth, or None.
+        title: the sentence (and anything else) written above the image.
+        alpha: opacity of the prediction.
+
+    Returns:
+        np.ndarray: (H', W', 3) uint8 RGB picture.
+    """
+    out = image.astype(np.float32).copy()
+    pred = pred_mask.astype(bool)
+    out[pred] = (1 - alpha) * out[pred] + alpha * np.array(PRED_COLOR, np.float32)
+    out = out.astype(np.uint8)
+    if gt_mask is not None:
+        contours, _ = cv2.findContours(gt_mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_NONE)
+        thickness = max(1, round(max(image.shape[:2]) / 200))
+        cv2.drawContours(out, contours, -1, GT_COLOR, thickness)
+    return title_bar(out, wrap(title, out.shape[1])) if title else out
+
+
+def heatmap(image: np.ndarray, score: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """A score map in [0, 1] (any size) blended over an RGB image as a jet heat map."""
+    score = cv2.resize(score.astype(np.float32), (image.shape[1], image.shape[0]),
+                       interpolation=cv2.INTER_LINEAR)
+    colored = cv2.applyColorMap(np.uint8(255 * np.clip(score, 0, 1)), cv2.COLORMAP_JET)
+    colored = cv2.cvtColor(colored, cv2.COLOR_BGR2RGB)
+    return ((1 - alpha) * image + alpha * colored).astype(np.uint8)
+
+
+def draw_entities(image: np.ndarray,
+                  attn_slot: np.ndarray,
+                  attn_fuse: np.ndarray,
+                  grid_size: Tuple[int, int],
+                  topk: int = 3) -> np.ndarray:
+    """The paper's Fig. 5 view: the top-k entity maps ranked by A^fuse, with weights.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        attn_slot: (N, K) A^slot.
+        attn_fuse: (K,) A^fuse.
+        grid_size: (h, w), h * w = N.
+        topk: number of entities drawn.
+
+    Returns:
+        np.ndarray: the k entity heat maps side by side, each titled with its rank,
+        slot index and A^fuse weight.
+    """
+    order = np.argsort(-attn_fuse)[:topk]
+    tiles = []
+    for rank, k in enumerate(order):
+        amap = attn_slot[:, k].reshape(grid_size)
+        amap = (amap - amap.min()) / max(float(amap.max() - amap.min()), 1e-12)
+        tiles.append(title_bar(heatmap(image, amap),
+                               [f'#{rank + 1} slot {k}: {attn_fuse[k]:.2f}']))
+    return np.concatenate(tiles, axis=1)

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from sgseg.datasets import LoadRefImage, LoadRefMask, PhraseCutDataset
+from tests.fixtures import PHRASECUT_TASKS, write_phrasecut_dataset
+
+
+@pytest.fixture(scope='module')
+def phrasecut(tmp_path_factory):
+    return write_phrasecut_dataset(tmp_path_factory.mktemp('phrasecut'))
+
+
+def build(phrasecut, split, **kwargs):
+    return PhraseCutDataset(data_root=phrasecut['data_root'],
+                            ann_file=f'refer_{split}.json', **kwargs)
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_one_sample_per_task(phrasecut, split):
+    dataset = build(phrasecut, split, test_mode=split == 'val')
+    assert len(dataset) == phrasecut['tasks'][split] == 2
+    info = dataset.get_data_info(0)
+    task = PHRASECUT_TASKS[split][0]
+    assert info['text'] == task['phrase']
+    assert info['sent_id'] == info['ref_id'] == task['task_id']
+    assert info['img_path'] == f"{phrasecut['img_dir']}/{task['image_id']}.jpg"
+    assert info['split'] == split
+    assert ('segmentation' in info) == (split == 'val')
+
+
+def test_sizes_from_image_info(phrasecut):
+    dataset = build(phrasecut, 'val', test_mode=True)
+    assert [(d['height'], d['width']) for d in
+            (dataset.get_data_info(i) for i in range(2))] == [(28, 36), (30, 40)]
+
+
+def _draw(polygons, height, width):
+    """Rasterise polygons with PIL, an independent reference for the union mask."""
+    canvas = Image.new('L', (width, height))
+    draw = ImageDraw.Draw(canvas)
+    for instance in polygons:
+        for polygon in instance:
+            if len(polygon) >= 3:
+                draw.polygon([tuple(p) for p in polygon], fill=1)
+    return np.array(canvas)
+
+
+@pytest.mark.parametrize('idx', [0, 1])
+def test_eval_mask_is_union_of_instances(phrasecut, idx):
+    dataset = build(phrasecut, 'val', test_mode=True)
+    results = LoadRefMask()(LoadRefImage()(dataset.get_data_info(idx)))
+    mask = results['gt_ref_mask']
+    task = PHRASECUT_TASKS['val'][idx]
+    reference = _draw(task['Polygons'], *mask.shape)
+    # pycocotools and PIL rasterise polygon edges differently by at most a pixel.
+    assert (mask != reference).mean() < 0.15
+    assert mask.sum() > 0
+    if idx == 0:
+        # every instance contributes: one pixel inside each of the three polygons
+        assert mask[3, 5] == mask[2, 27] == mask[20, 10] == 1
+        assert mask[12, 30] == 0
+
+
+def test_missing_files(phrasecut, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"ann_file '.*refer_test.json' not found"):
+        build(phrasecut, 'test')
+    with pytest.raises(FileNotFoundError, match=r"image_info_file '.*nope.json' not found"):
+        build(phrasecut, 'val', image_info_file='nope.json')
+
+
+def test_task_with_unknown_image(phrasecut, tmp_path):
+    info = tmp_path / 'image_data.json'
+    info.write_text('[{"image_id": 1, "width": 40, "height": 30}]')
+    with pytest.raises(KeyError, match=r'task 2__1 points at image 2'):
+        build(phrasecut, 'val', image_info_file=str(info))
