@@ -329,7 +329,7 @@ def _outline(kind: str, r: float, rotation: float) -> Optional[np.ndarray]:
         pts = np.array([[0, -1.25], [0.85, 0], [0, 1.25], [-0.85, 0]]) * r
     elif kind == 'triangle':
         pts = _regular_polygon(3, r * 1.2, up)
-        pts[:, 1] += r * 0.15  # centre the triangle's bounding box, not its centroid
+        pts[:, 1] += r * 0.15  # roughly centre the bounding box rather than the centroid
     elif kind == 'hexagon':
         pts = _regular_polygon(6, r * 1.05, 0.0)
     elif kind == 'star':
@@ -392,7 +392,7 @@ def _shape_mask(kind: str, size: int, cx: float, cy: float, r: float,
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A muted gradient with low-frequency blotches and pixel noise, float RGB."""
+    """A muted colour gradient with low-frequency blotches, as float RGB."""
     # Saturation <= 0.2 keeps every background pixel far from the saturated colours of
     # the palette, and value <= 0.7 far from its white.
     hsv = np.zeros((1, 2, 3), np.float32)
@@ -424,11 +424,41 @@ def _sample_attributes(rng: np.random.Generator, n: int) -> list[tuple[str, str,
             for k, c in chosen]
 
 
-def render_scene(rng: np.random.Generator, image_size: int = 128) -> Scene:
-    """Draws one image of 3-5 shapes.
+def _place_shapes(rng: np.random.Generator, size: int
+                  ) -> tuple[list[ShapeInfo], list[np.ndarray], list[np.ndarray]]:
+    """Samples 3-5 shapes and positions them one on top of the other.
 
-    Shapes are placed one after another on top of the previous ones; a placement is
-    rejected when it would hide more than ``1 - _MIN_VISIBLE`` of an earlier shape.
+    A position is rejected when it would hide more than ``1 - _MIN_VISIBLE`` of an earlier
+    shape; a shape that finds no position is left out.
+
+    Returns:
+        The placed shapes (bottom-most first), their full masks and their visible masks.
+    """
+    shapes: list[ShapeInfo] = []
+    full: list[np.ndarray] = []
+    areas: list[int] = []
+    visible: list[np.ndarray] = []
+    for kind, colour, size_cls, texture in _sample_attributes(rng, int(rng.integers(3, 6))):
+        r = rng.uniform(*_RADIUS_RANGE[size_cls]) * size
+        lo, hi = 1.25 * r + 1, size - 1.25 * r - 1  # keep the whole outline inside
+        for _ in range(50):
+            cx, cy = rng.uniform(lo, hi, 2)
+            mask = _shape_mask(kind, size, cx, cy, r, rng.uniform(-0.17, 0.17)).astype(bool)
+            covered = [v & ~mask for v in visible]
+            if all(np.count_nonzero(c) >= _MIN_VISIBLE * a for c, a in zip(covered, areas)):
+                break
+        else:
+            continue
+        visible = covered + [mask]
+        full.append(mask)
+        areas.append(np.count_nonzero(mask))
+        shapes.append(ShapeInfo(kind, colour, size_cls, texture,
+                                round(float(cx) / size, 4), round(float(cy) / size, 4)))
+    return shapes, full, visible
+
+
+def render_scene(rng: np.random.Generator, image_size: int = 128) -> Scene:
+    """Draws one image of 3-5 shapes over a muted background.
 
     Args:
         rng: The image's random generator (see :func:`image_rng`).
@@ -439,27 +469,9 @@ def render_scene(rng: np.random.Generator, image_size: int = 128) -> Scene:
     """
     size = image_size
     img = _background(rng, size)
-    attrs = _sample_attributes(rng, int(rng.integers(3, 6)))
     shapes: list[ShapeInfo] = []
-    full: list[np.ndarray] = []
-    areas: list[int] = []
-    visible: list[np.ndarray] = []
-    for kind, colour, size_cls, texture in attrs:
-        r = rng.uniform(*_RADIUS_RANGE[size_cls]) * size
-        lo, hi = 1.25 * r + 1, size - 1.25 * r - 1  # keep the whole outline inside
-        for _ in range(50):
-            cx, cy = rng.uniform(lo, hi, 2)
-            mask = _shape_mask(kind, size, cx, cy, r, rng.uniform(-0.17, 0.17)).astype(bool)
-            covered = [v & ~mask for v in visible]
-            if all(np.count_nonzero(c) >= _MIN_VISIBLE * a for c, a in zip(covered, areas)):
-                break
-        else:
-            continue  # no room left for this shape
-        visible = covered + [mask]
-        full.append(mask)
-        areas.append(np.count_nonzero(mask))
-        shapes.append(ShapeInfo(kind, colour, size_cls, texture,
-                                round(float(cx) / size, 4), round(float(cy) / size, 4)))
+    while len(shapes) < 3:  # crowded draws that left a shape out start over
+        shapes, full, visible = _place_shapes(rng, size)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     for shape, mask in zip(shapes, full):
         colour = np.clip(np.array(COLOURS[shape.colour], np.float32)
@@ -687,12 +699,12 @@ def _positions(shape: ShapeInfo) -> list[tuple[Optional[str], Optional[str]]]:
 
 def _anchor_phrase(shapes: Sequence[ShapeInfo], anchor: int,
                    rng: np.random.Generator) -> Optional[Phrase]:
-    """The shortest colour-and-kind-based phrase that names only the anchor."""
+    """The shortest phrase naming the anchor's colour and kind that names only it."""
     shape = shapes[anchor]
-    extras = [('size',), ('texture',), ('size', 'texture')]
+    extras: list[tuple[str, ...]] = [(), ('size',), ('texture',), ('size', 'texture')]
     if rng.random() < 0.3:
-        extras = [('size',), ('size', 'texture')]  # say the size now and then anyway
-    for extra in [()] + extras:
+        extras = extras[1:]  # now and then name more than needed, as people do
+    for extra in extras:
         phrase = Phrase(kind=shape.kind, colour=shape.colour,
                         **{a: getattr(shape, a) for a in extra})
         if [i for i, s in enumerate(shapes) if phrase_matches(phrase, s)] == [anchor]:
@@ -728,8 +740,8 @@ def _propose(rng: np.random.Generator, family: str, shapes: Sequence[ShapeInfo],
                      shapes, target)
 
 
-def refer(rng: np.random.Generator, shapes: Sequence[ShapeInfo], target: int,
-          num: int) -> list[Expression]:
+def refer(rng: np.random.Generator, shapes: Sequence[ShapeInfo], target: int, num: int,
+          family_weights: Optional[dict[str, float]] = None) -> list[Expression]:
     """Up to ``num`` distinct expressions, each identifying ``shapes[target]``.
 
     Args:
@@ -737,13 +749,17 @@ def refer(rng: np.random.Generator, shapes: Sequence[ShapeInfo], target: int,
         shapes: All shapes of the image.
         target: Index of the referred shape.
         num: How many expressions are wanted.
+        family_weights: Sampling weight of each expression family (``'relation'``,
+            ``'position'``, ``'attributes'``, ``'short'``); defaults to
+            ``_FAMILY_WEIGHTS``. A family left out is never used.
 
     Returns:
         Distinct unambiguous expressions (fewer than ``num``, possibly none, when the
         shape cannot be told apart often enough).
     """
-    families = list(_FAMILY_WEIGHTS)
-    weights = np.array(list(_FAMILY_WEIGHTS.values()))
+    family_weights = family_weights or _FAMILY_WEIGHTS
+    families = list(family_weights)
+    weights = np.array(list(family_weights.values()), np.float64)
     found: list[Expression] = []
     for _ in range(12 * num):
         family = families[int(rng.choice(len(families), p=weights / weights.sum()))]
@@ -812,8 +828,9 @@ def _raw_form(rng: np.random.Generator, sent: str) -> str:
 def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                          num_val_images: int = 300, num_test_images: int = 150,
                          image_size: int = 128, seed: int = 0, max_refs_per_image: int = 3,
-                         max_sents_per_ref: int = 2, batch_size: int = 32,
-                         num_fn_batches: int = 200) -> dict[str, Any]:
+                         max_sents_per_ref: int = 2,
+                         family_weights: Optional[dict[str, float]] = None,
+                         batch_size: int = 32, num_fn_batches: int = 200) -> dict[str, Any]:
     """Generates the synthetic referring dataset in the RefCOCO release format.
 
     Writes ``instances.json`` (COCO), ``refs(unc).p`` (splits train/val/testA/testB, no
@@ -829,6 +846,9 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
         seed: Random seed.
         max_refs_per_image: Shapes referred to per image (1 to this many).
         max_sents_per_ref: Sentences per referred shape (1 to this many).
+        family_weights: Sampling weights of the expression families (see :func:`refer`).
+            More relational sentences lower the false-negative rate; more attribute
+            sentences name the target alone.
         batch_size: Batch size of the false-negative measurement.
         num_fn_batches: Number of random batches of that measurement.
 
@@ -873,7 +893,7 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
             if wanted == 0:
                 break
             exprs = refer(rng, scene.shapes, int(target),
-                          int(rng.integers(1, max_sents_per_ref + 1)))
+                          int(rng.integers(1, max_sents_per_ref + 1)), family_weights)
             if not exprs:
                 continue
             wanted -= 1
@@ -907,6 +927,7 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                                         num_fn_batches)
     stats = _statistics(refs, images, annotations, family_counts, fn_rate, seed,
                         image_size, batch_size)
+    stats['family_weights'] = dict(family_weights or _FAMILY_WEIGHTS)
     with open(out / 'stats.json', 'w') as f:
         json.dump(stats, f, indent=2)
     _write_readme(out / 'README.md', stats)

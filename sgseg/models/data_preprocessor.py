@@ -13,7 +13,8 @@ from sgseg.utils import resolve_model_path
 class RefSegDataPreProcessor(ImgDataPreprocessor):
     """Normalises and stacks the images, and tokenises the batch's sentences.
 
-    The sentence of each sample is ``data_sample.metainfo['text']``. The model input
+    The sentence of each sample is ``data_sample.metainfo['text']``; each sample's
+    metainfo gains ``batch_input_shape`` (the padded batch size). The model input
     becomes ``dict(imgs=(B, 3, H, W), input_ids=(B, L), attention_mask=(B, L))``.
 
     Args:
@@ -74,5 +75,7 @@ class RefSegDataPreProcessor(ImgDataPreprocessor):
         names = [f"sent_id={s.metainfo.get('sent_id')} ({s.metainfo.get('img_path')})"
                  for s in samples]
         tokens = {k: v.to(data['inputs'].device) for k, v in self.tokenize(texts, names).items()}
+        for s in samples:
+            s.set_metainfo(dict(batch_input_shape=tuple(data['inputs'].shape[-2:])))
         data['inputs'] = dict(imgs=data['inputs'], **tokens)
         return data

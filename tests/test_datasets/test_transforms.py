@@ -85,7 +85,11 @@ def test_keep_ratio_and_pad(refer):
     packed = dataset[0]  # 40x30 image
     assert packed['inputs'].shape == (3, SIZE, SIZE)
     sample = packed['data_samples']
-    assert sample.img_shape == (12, 16) and sample.pad_shape == (SIZE, SIZE)
+    # 40x30 scaled by 0.4 is 16x12, padded at the bottom; mmcv's Pad reports the padded
+    # size as img_shape, the content is ori_shape * scale_factor.
+    assert sample.scale_factor == (0.4, 0.4)
+    assert sample.pad_shape[:2] == sample.img_shape == (SIZE, SIZE)
+    assert packed['inputs'][:, 12:].sum() == 0 and packed['inputs'][:, :12].sum() > 0
     assert sample.gt_sem_seg.data.shape == (1, 30, 40)
 
 

@@ -38,7 +38,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def draw(image_bgr: np.ndarray, mask: Optional[np.ndarray], title: str, path: str) -> None:
-    """Save the image with ``mask`` (H, W) in translucent red and a wrapped title."""
+    """Save the image with ``mask`` (H, W) in translucent red (outlined) and a wrapped title."""
     height, width = image_bgr.shape[:2]
     fig, ax = plt.subplots(figsize=(6, 6 * height / width + 0.6))
     ax.imshow(image_bgr[..., ::-1])
@@ -46,6 +46,7 @@ def draw(image_bgr: np.ndarray, mask: Optional[np.ndarray], title: str, path: st
         overlay = np.zeros((height, width, 4))
         overlay[mask > 0] = (1.0, 0.0, 0.0, 0.5)
         ax.imshow(overlay)
+        ax.contour(mask, levels=[0.5], colors='yellow', linewidths=1)
     ax.set_axis_off()
     ax.set_title('\n'.join(textwrap.wrap(title, 60)), fontsize=11)
     fig.tight_layout()

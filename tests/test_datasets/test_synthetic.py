@@ -1,0 +1,240 @@
+import json
+import pickle
+import re
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from sgseg.datasets import synthetic
+from sgseg.datasets.synthetic import (COLOURS, KINDS, Expression, Phrase, ShapeInfo,
+                                      batch_false_negative_rate, describe, image_rng,
+                                      mask_to_polygons, matching_shapes, parse_sentence,
+                                      render_scene)
+
+SEED = 3
+SIZE = 96
+COUNTS = dict(num_train_images=6, num_val_images=2, num_test_images=2)  # 12 images
+
+
+def generate(out_dir, seed=SEED):
+    return synthetic.make_synthetic_refer(out_dir, image_size=SIZE, seed=seed,
+                                          num_fn_batches=5, **COUNTS)
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp('synthetic_refer')
+    stats = generate(root)
+    with open(root / 'instances.json') as f:
+        instances = json.load(f)
+    with open(root / 'refs(unc).p', 'rb') as f:
+        refs = pickle.load(f)
+    # The generator's own scenes (shapes and visible masks), re-rendered from the seed.
+    scenes = {img['id']: render_scene(image_rng(SEED, img['id'] - 1), SIZE)
+              for img in instances['images']}
+    return dict(root=root, stats=stats, instances=instances, refs=refs, scenes=scenes)
+
+
+def shape_index(instances, ann_id):
+    """Index of an annotation among its image's annotations (= drawing order)."""
+    ann = next(a for a in instances['annotations'] if a['id'] == ann_id)
+    same_image = [a['id'] for a in instances['annotations']
+                  if a['image_id'] == ann['image_id']]
+    return same_image.index(ann_id)
+
+
+def decode(ann, height, width):
+    return mask_utils.decode(
+        mask_utils.merge(mask_utils.frPyObjects(ann['segmentation'], height, width)))
+
+
+def test_files_in_refer_format(dataset):
+    root, instances, refs = dataset['root'], dataset['instances'], dataset['refs']
+    assert {'images', 'annotations', 'categories'} <= set(instances)
+    assert [c['name'] for c in instances['categories']] == list(KINDS)
+    assert len(instances['images']) == 12
+    images = {img['id']: img for img in instances['images']}
+    anns = {a['id']: a for a in instances['annotations']}
+    for img in instances['images']:
+        pixels = cv2.imread(str(root / 'images' / img['file_name']))
+        assert pixels.shape == (img['height'], img['width'], 3) == (SIZE, SIZE, 3)
+    for ann in instances['annotations']:
+        assert set(ann) >= {'id', 'image_id', 'category_id', 'segmentation', 'area', 'bbox',
+                            'iscrowd'}
+        assert ann['image_id'] in images and ann['iscrowd'] == 0
+        assert all(len(p) >= 6 and len(p) % 2 == 0 for p in ann['segmentation'])
+    assert refs
+    for ref in refs:
+        assert set(ref) >= {'ref_id', 'ann_id', 'image_id', 'category_id', 'split',
+                            'file_name', 'sent_ids', 'sentences'}
+        assert ref['ann_id'] in anns
+        assert anns[ref['ann_id']]['image_id'] == ref['image_id']
+        assert anns[ref['ann_id']]['category_id'] == ref['category_id']
+        # A ref's file name is not an image file name, as in RefCOCO.
+        assert ref['file_name'] == (
+            f"COCO_train2014_{ref['image_id']:012d}_{ref['ann_id']}.jpg")
+        assert 1 <= len(ref['sentences']) <= 2
+        assert ref['sent_ids'] == [s['sent_id'] for s in ref['sentences']]
+        for sent in ref['sentences']:
+            assert sent['tokens'] == sent['sent'].split()
+            assert re.fullmatch(r'[a-z ]+', sent['sent'])
+            assert sent['raw'].lower().rstrip('.') == sent['sent']
+    sent_ids = [i for r in refs for i in r['sent_ids']]
+    assert len(set(sent_ids)) == len(sent_ids)
+    per_image = {}
+    for ref in refs:
+        per_image.setdefault(ref['image_id'], []).append(ref)
+    assert all(1 <= len(v) <= 3 for v in per_image.values())
+    assert (root / 'README.md').read_text().startswith('# Synthetic')
+    assert json.loads((root / 'stats.json').read_text()) == dataset['stats']
+
+
+def test_splits_disjoint_by_image(dataset):
+    split_images = {}
+    for ref in dataset['refs']:
+        split_images.setdefault(ref['split'], set()).add(ref['image_id'])
+    assert set(split_images) == {'train', 'val', 'testA', 'testB'}
+    splits = list(split_images.values())
+    for i, a in enumerate(splits):
+        for b in splits[i + 1:]:
+            assert not a & b
+    counts = dataset['stats']['splits']
+    assert counts['train']['images'] == len(split_images['train']) == 6
+    assert counts['testB']['images'] == len(split_images['testB']) == 2
+
+
+def test_every_sentence_identifies_its_target(dataset):
+    instances, scenes = dataset['instances'], dataset['scenes']
+    for ref in dataset['refs']:
+        shapes = scenes[ref['image_id']].shapes
+        target = shape_index(instances, ref['ann_id'])
+        assert KINDS[ref['category_id'] - 1] == shapes[target].kind
+        for sent in ref['sentences']:
+            expr = parse_sentence(sent['raw'])
+            assert matching_shapes(expr, shapes) == [target], sent['sent']
+
+
+def test_masks_match_rendered_shapes(dataset):
+    root, instances, scenes = dataset['root'], dataset['instances'], dataset['scenes']
+    images = {img['id']: img for img in instances['images']}
+    for img_id, img in images.items():
+        anns = [a for a in instances['annotations'] if a['image_id'] == img_id]
+        scene = scenes[img_id]
+        assert len(anns) == len(scene.shapes) >= 3
+        pixels = cv2.imread(str(root / 'images' / img['file_name'])).astype(np.float32)
+        for ann, shape, visible in zip(anns, scene.shapes, scene.masks):
+            mask = decode(ann, img['height'], img['width'])
+            assert mask.any()
+            iou = (mask & visible).sum() / (mask | visible).sum()
+            assert iou > 0.8
+            assert ann['area'] == pytest.approx(mask.sum())
+            if shape.texture == 'solid':
+                # The saved image shows the shape's colour inside its mask (BGR on disk).
+                core = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+                if core.sum() >= 10:
+                    median = np.median(pixels[core], axis=0)[::-1]
+                    assert np.abs(median - COLOURS[shape.colour]).max() < 40
+
+
+def test_deterministic(tmp_path, dataset):
+    generate(tmp_path / 'again')
+    generate(tmp_path / 'other', seed=SEED + 1)
+    for name in ('instances.json', 'refs(unc).p'):
+        same = (tmp_path / 'again' / name).read_bytes()
+        assert same == (dataset['root'] / name).read_bytes()
+        assert same != (tmp_path / 'other' / name).read_bytes()
+    image = 'images/synth_000001.jpg'
+    assert (tmp_path / 'again' / image).read_bytes() == (dataset['root'] / image).read_bytes()
+
+
+def test_expressions_are_unique_and_parse_back():
+    rng = np.random.default_rng(0)
+    seen = set()
+    for index in range(40):
+        shapes = render_scene(image_rng(0, index), 64).shapes
+        for target in range(len(shapes)):
+            for expr in synthetic.refer(rng, shapes, target, 2):
+                assert matching_shapes(expr, shapes) == [target]
+                assert synthetic.identifies(expr, shapes, target)
+                for _ in range(3):  # several wordings of the same expression
+                    assert parse_sentence(describe(rng, expr)) == expr
+                seen.add(expr.relation)
+    assert seen == {None, 'left', 'right', 'above', 'below'}
+
+
+def test_position_and_relation_readings():
+    left = ShapeInfo('star', 'red', 'small', 'solid', 0.2, 0.5)
+    right = ShapeInfo('circle', 'blue', 'large', 'striped', 0.8, 0.55)
+    shapes = [left, right]
+    assert matching_shapes(Expression(Phrase(colour='red', hpos='left')), shapes) == [0]
+    assert matching_shapes(Expression(Phrase(colour='red', hpos='right')), shapes) == []
+    assert matching_shapes(Expression(Phrase(vpos='middle', hpos='middle')), shapes) == []
+    rel = Expression(Phrase(kind='star'), 'left', Phrase(kind='circle'))
+    assert matching_shapes(rel, shapes) == [0]
+    assert matching_shapes(Expression(Phrase(), 'right', Phrase(kind='star')), shapes) == [1]
+    assert matching_shapes(Expression(Phrase(), 'above', Phrase(kind='star')), shapes) == []
+    # Diagonal neighbours: the dominant direction decides, and only the plain reading
+    # accepts a direction 40 degrees off.
+    upper = ShapeInfo('star', 'red', 'small', 'solid', 0.2, 0.2)
+    lower = ShapeInfo('heart', 'pink', 'small', 'solid', 0.5, 0.45)
+    assert synthetic.relation_holds('left', upper, lower)
+    assert not synthetic.relation_holds('left', upper, lower, slack=-1.0)
+    assert not synthetic.relation_holds('above', upper, lower)
+    assert synthetic.relation_holds('above', upper, lower, slack=1.0)
+    # A shape on the edge of a band is neither clearly in it nor clearly out of it.
+    edge = ShapeInfo('star', 'red', 'small', 'solid', 1 / 3 - 0.01, 0.5)
+    expr = Expression(Phrase(kind='star', hpos='left'))
+    assert not synthetic.identifies(expr, [edge], 0)
+    assert synthetic.identifies(expr, [left], 0)
+
+
+def test_mask_to_polygons_keeps_holes():
+    mask = np.zeros((64, 64), np.uint8)
+    cv2.circle(mask, (30, 32), 20, 1, -1)
+    cv2.circle(mask, (30, 32), 10, 0, -1)
+    cv2.rectangle(mask, (55, 5), (60, 12), 1, -1)  # a second, separate component
+    polygons = mask_to_polygons(mask)
+    assert len(polygons) == 2
+    decoded = decode({'segmentation': polygons}, 64, 64)
+    assert decoded[32, 30] == 0  # the hole stays empty
+    assert (decoded & mask).sum() / (decoded | mask).sum() > 0.95
+
+
+def test_batch_false_negative_rate():
+    red_star = ShapeInfo('star', 'red', 'small', 'solid', 0.5, 0.5)
+    rng = np.random.default_rng(0)
+    # Every image has a red star: "the red star" fits every other image of any batch.
+    scenes = {i: [red_star] for i in range(8)}
+    samples = [(i, 'the red star') for i in range(8)]
+    rate = batch_false_negative_rate(samples, scenes, rng, batch_size=4, num_batches=20)
+    assert rate == {'any': 1.0, 'unique': 1.0}
+    # One colour per image: a sentence naming the colour fits no other image.
+    colours = list(COLOURS)
+    scenes = {i: [replace(red_star, colour=colours[i])] for i in range(8)}
+    samples = [(i, f'the {colours[i]} star') for i in range(8)]
+    rate = batch_false_negative_rate(samples, scenes, rng, batch_size=4, num_batches=20)
+    assert rate == {'any': 0.0, 'unique': 0.0}
+    # Two stars in every image: the sentence fits, but not as an unambiguous reference.
+    scenes = {i: [red_star, red_star] for i in range(8)}
+    samples = [(i, 'the red star') for i in range(8)]
+    rate = batch_false_negative_rate(samples, scenes, rng, batch_size=4, num_batches=20)
+    assert rate == {'any': 1.0, 'unique': 0.0}
+
+
+def test_family_weights_select_sentence_kinds():
+    rng = np.random.default_rng(1)
+    relations = positions = 0
+    for index in range(10):
+        shapes = render_scene(image_rng(1, index), 64).shapes
+        for target in range(len(shapes)):
+            for expr in synthetic.refer(rng, shapes, target, 2, {'relation': 1.0}):
+                assert expr.relation is not None
+                relations += 1
+            for expr in synthetic.refer(rng, shapes, target, 2, {'position': 1.0}):
+                assert expr.relation is None and expr.target.num_attributes() >= 3
+                assert (expr.target.hpos, expr.target.vpos) != (None, None)
+                positions += 1
+    assert relations > 10 and positions > 10
