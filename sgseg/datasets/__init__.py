@@ -1,5 +1,6 @@
 from .phrasecut import PhraseCutDataset, phrasecut_to_coco_polygons
 from .refer import ReferDataset, load_refs
+from .synthetic import *  # noqa
 from .transforms import LoadRefImage, LoadRefMask, PackRefSegInputs, decode_segmentation
 
 __all__ = [

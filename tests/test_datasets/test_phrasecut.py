@@ -1,9 +1,16 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from PIL import Image, ImageDraw
 
 from sgseg.datasets import LoadRefImage, LoadRefMask, PhraseCutDataset
+from sgseg.registry import DATASETS
 from tests.fixtures import PHRASECUT_TASKS, write_phrasecut_dataset
+
+REPO = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope='module')
@@ -74,3 +81,14 @@ def test_task_with_unknown_image(phrasecut, tmp_path):
     info.write_text('[{"image_id": 1, "width": 40, "height": 30}]')
     with pytest.raises(KeyError, match=r'task 2__1 points at image 2'):
         build(phrasecut, 'val', image_info_file=str(info))
+
+
+def test_dataset_config_builds_and_loads(phrasecut):
+    cfg = Config.fromfile(f'{REPO}/configs/_base_/datasets/phrasecut.py')
+    init_default_scope('sgseg')
+    for split in ('train', 'val'):
+        dataset_cfg = cfg[f'{split}_dataloader']['dataset']
+        dataset_cfg.update(data_root=phrasecut['data_root'])
+        packed = DATASETS.build(dataset_cfg)[0]
+        assert packed['inputs'].shape == (3, 384, 384)
+        assert ('gt_sem_seg' in packed['data_samples']) == (split == 'val')

@@ -1,11 +1,17 @@
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from pycocotools.coco import COCO
 
 from sgseg.datasets import ReferDataset, load_refs
+from sgseg.registry import DATASETS
 from tests.fixtures import write_refer_dataset
+
+REPO = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope='module')
@@ -149,3 +155,18 @@ def test_python2_refs_pickle(tmp_path):
     loaded = load_refs(str(path))
     assert loaded[0]['ref_id'] == 7
     assert loaded[0]['sentences'][0]['sent'] == 'café sign'.encode('utf-8').decode('latin1')
+
+
+@pytest.mark.parametrize('config,ann_file', [('refcoco', 'refs(unc).p'),
+                                             ('refcocog_umd', 'refs(umd).p')])
+def test_dataset_configs_build_and_load(refer, config, ann_file):
+    """The shipped configs resolve every type in the sgseg scope and run end to end."""
+    cfg = Config.fromfile(f'{REPO}/configs/_base_/datasets/{config}.py')
+    init_default_scope('sgseg')
+    for split in ('train', 'val', 'test'):
+        dataset_cfg = cfg[f'{split}_dataloader']['dataset']
+        assert dataset_cfg['ann_file'] == ann_file
+        dataset_cfg.update(data_root=refer['data_root'], data_prefix=dict(img_path='train2014'))
+        packed = DATASETS.build(dataset_cfg)[0]
+        assert packed['inputs'].shape == (3, 384, 384)
+        assert ('gt_sem_seg' in packed['data_samples']) == (split != 'train')

@@ -43,18 +43,7 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=16,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='refer_test.json',
-        image_info_file='image_data_split3000.json',
-        data_prefix=dict(img_path='images'),
-        test_mode=True,
-        pipeline=test_pipeline))
+    val_dataloader, dataset=dict(val_dataloader['dataset'], ann_file='refer_test.json'))
 
 val_evaluator = dict(type='RefSegMetric')
 test_evaluator = val_evaluator

@@ -52,20 +52,7 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 # testA here; testB with --cfg-options test_dataloader.dataset.split=testB, both
 # together with split=test.
-test_dataloader = dict(
-    batch_size=16,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='refs(unc).p',
-        instances_file='instances.json',
-        data_prefix=img_prefix,
-        split='testA',
-        test_mode=True,
-        pipeline=test_pipeline))
+test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='testA'))
 
 val_evaluator = dict(type='RefSegMetric')
 test_evaluator = val_evaluator
