@@ -8,7 +8,8 @@ from mmengine.fileio import load
 from sgseg.registry import DATASETS
 
 
-def phrasecut_to_coco_polygons(polygons: List[List[List[List[float]]]]) -> List[List[float]]:
+def phrasecut_to_coco_polygons(
+        polygons: List[List[List[List[float]]]]) -> List[List[float]]:
     """Flatten PhraseCut's ``Polygons`` into COCO polygons.
 
     Args:

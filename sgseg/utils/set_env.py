@@ -11,6 +11,11 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_default_scope: make ``sgseg`` the current default scope, so that
             ``MODELS.build(dict(type=...))`` looks in sgseg's registries first.
     """
+    from mmseg.utils import register_all_modules as register_mmseg_modules
+
+    # mmseg's own types (transforms, visualizers, ...) are found through the parents
+    register_mmseg_modules(init_default_scope=False)
+    import mmseg.visualization  # noqa: F401  (not imported by the line above)
     import sgseg.apis  # noqa: F401
     import sgseg.datasets  # noqa: F401
     import sgseg.engine  # noqa: F401

@@ -166,7 +166,8 @@ def test_dataset_configs_build_and_load(refer, config, ann_file):
     for split in ('train', 'val', 'test'):
         dataset_cfg = cfg[f'{split}_dataloader']['dataset']
         assert dataset_cfg['ann_file'] == ann_file
-        dataset_cfg.update(data_root=refer['data_root'], data_prefix=dict(img_path='train2014'))
+        dataset_cfg.update(data_root=refer['data_root'],
+                           data_prefix=dict(img_path='train2014'))
         packed = DATASETS.build(dataset_cfg)[0]
         assert packed['inputs'].shape == (3, 384, 384)
         assert ('gt_sem_seg' in packed['data_samples']) == (split != 'train')

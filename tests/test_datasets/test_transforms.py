@@ -174,3 +174,14 @@ def test_image_errors_name_the_file(tmp_path):
 def test_pack_rejects_non_rgb_image():
     with pytest.raises(ValueError, match=r"image 'x.png' has shape \(4, 4\)"):
         PackRefSegInputs()(dict(img=np.zeros((4, 4), np.uint8), img_path='x.png'))
+
+
+def test_exif_orientation_is_ignored(tmp_path):
+    """Annotations live in the stored pixel grid, so a rotate-90 tag must not apply."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    path = tmp_path / 'tagged.jpg'
+    Image.fromarray(_blocks()).save(path, exif=exif.tobytes())
+    assert LoadRefImage()(dict(img_path=str(path)))['img'].shape == (30, 40, 3)
+    assert LoadRefImage(color_type='color')(dict(img_path=str(path)))['img'].shape == \
+        (40, 30, 3)

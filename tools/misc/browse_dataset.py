@@ -38,7 +38,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def draw(image_bgr: np.ndarray, mask: Optional[np.ndarray], title: str, path: str) -> None:
-    """Save the image with ``mask`` (H, W) in translucent red (outlined) and a wrapped title."""
+    """Save the image, ``mask`` (H, W) in outlined translucent red, a wrapped title."""
     height, width = image_bgr.shape[:2]
     fig, ax = plt.subplots(figsize=(6, 6 * height / width + 0.6))
     ax.imshow(image_bgr[..., ::-1])

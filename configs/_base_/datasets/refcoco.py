@@ -52,7 +52,8 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 # testA here; testB with --cfg-options test_dataloader.dataset.split=testB, both
 # together with split=test.
-test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='testA'))
+test_dataloader = dict(
+    val_dataloader, dataset=dict(val_dataloader['dataset'], split='testA'))
 
 val_evaluator = dict(type='RefSegMetric')
 test_evaluator = val_evaluator

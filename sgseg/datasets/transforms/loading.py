@@ -49,10 +49,12 @@ class LoadRefImage(LoadImageFromFile):
     """Load an image as 3-channel BGR uint8, with errors that name the file.
 
     mmcv's cv2 decoding with a colour flag already turns grayscale, RGBA (alpha
-    dropped), palette, CMYK JPEG and 16-bit images into 3-channel 8-bit BGR; this
-    transform adds the file name to every failure (missing, empty or undecodable
-    file), which ``LoadImageFromFile`` reports as a bare ``'NoneType' object has no
-    attribute 'shape'``.
+    dropped), palette, CMYK JPEG and 16-bit images into 3-channel 8-bit BGR (the tests
+    check each). What this subclass adds: every failure names the file and the
+    sample, as a ``FileNotFoundError`` or ``ValueError`` (``LoadImageFromFile`` raises
+    a bare OpenCV assertion for an empty file and an ``assert``, gone under
+    ``python -O``, for an undecodable one), and the EXIF orientation is ignored by
+    default.
 
     Required keys: ``img_path``. Added keys: ``img`` (H, W, 3) uint8, ``img_shape``,
     ``ori_shape``.
