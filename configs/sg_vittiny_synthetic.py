@@ -33,7 +33,7 @@ model = dict(
         inter_head_dims=32,
         dropout=0.),
     fusion_head=dict(num_heads=4, head_dims=32, dropout=0.),
-    recon_loss=dict(decoder=dict(hidden_dims=embed_dims), loss_weight=1.0),
+    recon_loss=None,
     test_cfg=dict(seed=0))
 
 optim_wrapper = dict(

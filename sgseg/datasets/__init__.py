@@ -1,9 +1,10 @@
 from .phrasecut import PhraseCutDataset, phrasecut_to_coco_polygons
 from .refer import ReferDataset, load_refs
-from .synthetic import *  # noqa
+from .synthetic import make_synthetic_refer
 from .transforms import LoadRefImage, LoadRefMask, PackRefSegInputs, decode_segmentation
 
 __all__ = [
     'ReferDataset', 'PhraseCutDataset', 'load_refs', 'phrasecut_to_coco_polygons',
-    'LoadRefImage', 'LoadRefMask', 'PackRefSegInputs', 'decode_segmentation'
+    'LoadRefImage', 'LoadRefMask', 'PackRefSegInputs', 'decode_segmentation',
+    'make_synthetic_refer'
 ]

@@ -124,3 +124,20 @@ def test_loss_scale_multiplies_losses():
     model.loss_scale = 0.25
     torch.manual_seed(0)
     assert torch.allclose(run_loss(model, make_batch(2))['loss_c3'], 0.25 * full)
+
+
+def test_pooled_contrastive_ablation_trains_and_predicts():
+    model = build_tiny(fusion_head=None, c3_loss=None, itc_loss=dict(type='PooledContrastiveLoss'))
+    losses = run_loss(model, make_batch(4))
+    assert set(losses) == {'loss_itc', 'loss_recon'}
+    sum(losses.values()).backward()
+    assert model.itc_loss.log_temperature.grad is not None
+    model.eval()
+    with torch.no_grad():
+        out = model(**model.data_preprocessor(make_batch(2), False), mode='predict')
+    assert torch.isclose(out[0].attn_fuse.sum(), torch.tensor(1.), atol=1e-5)
+
+
+def test_fusion_and_loss_must_agree():
+    with pytest.raises(ValueError, match='give fusion_head and c3_loss'):
+        build_tiny(c3_loss=None)

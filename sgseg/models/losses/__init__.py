@@ -1,4 +1,5 @@
 from .c3_loss import C3Loss
+from .pooled_contrastive_loss import PooledContrastiveLoss
 from .reconstruction_loss import ReconstructionLoss, SpatialBroadcastDecoder
 
-__all__ = ['C3Loss', 'ReconstructionLoss', 'SpatialBroadcastDecoder']
+__all__ = ['C3Loss', 'PooledContrastiveLoss', 'ReconstructionLoss', 'SpatialBroadcastDecoder']

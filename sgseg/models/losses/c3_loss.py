@@ -5,6 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sgseg.registry import MODELS
+from .pooled_contrastive_loss import same_image_mask
 
 
 @MODELS.register_module()
@@ -37,23 +38,23 @@ class C3Loss(nn.Module):
     def forward(self,
                 z: torch.Tensor,
                 text: torch.Tensor,
-                image_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+                image_ids: Optional[torch.Tensor] = None,
+                offset: int = 0) -> torch.Tensor:
         """
         Args:
-            z: (B, B, D) cross-modal embeddings, ``z[i, j]`` from image i and text j.
-            text: (B, D) textual features x^T (the stop-gradient is applied here).
-            image_ids: (B,) id of each sample's image; needed by ``mask_same_image``.
+            z: (B_i, B_t, D) cross-modal embeddings, ``z[i, j]`` from image i and text
+                j. B_i > B_t when the images of every rank are gathered.
+            text: (B_t, D) textual features x^T (the stop-gradient is applied here).
+            image_ids: (B_i,) id of each image; needed by ``mask_same_image``.
+            offset: text j's matching image is image ``offset + j``.
 
         Returns:
             Tensor: scalar loss.
         """
-        B = text.shape[0]
         logits = torch.einsum('ijd,jd->ji', z, text.detach()) / self.temperature
+        target = torch.arange(text.shape[0], device=logits.device) + offset
         if self.mask_same_image:
             if image_ids is None:
                 raise ValueError('C3Loss(mask_same_image=True) needs the image ids')
-            same = image_ids[:, None] == image_ids[None, :]
-            same.fill_diagonal_(False)
-            logits = logits.masked_fill(same, float('-inf'))
-        target = torch.arange(B, device=logits.device)
+            logits = logits.masked_fill(same_image_mask(image_ids, target), float('-inf'))
         return self.loss_weight * F.cross_entropy(logits, target)

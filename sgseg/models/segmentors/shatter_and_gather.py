@@ -5,6 +5,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import mmcv
 import torch
 import torch.nn as nn
+import torch.distributed as dist
+import torch.distributed.nn as dist_nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
@@ -13,6 +15,26 @@ from mmseg.structures import SegDataSample
 from sgseg.registry import MODELS, POSTPROCESSORS
 
 INFERENCE_SCHEMES = ('fuse', 'avg', 'max', 'min')
+
+
+def gather_across_ranks(entities: torch.Tensor,
+                        image_ids: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, int]:
+    """Entities and image ids of every rank, for a cross-rank negative pool.
+
+    The gather keeps gradients (each rank's loss reaches the other ranks' images,
+    which DDP's gradient averaging then combines). Without distribution it returns
+    its inputs.
+
+    Returns:
+        tuple: entities (W*B, K, D), ids (W*B,), and the offset ``rank * B`` of this
+        rank's samples.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return entities, image_ids, 0
+    all_entities = torch.cat(dist_nn.all_gather(entities), dim=0)
+    ids = [torch.empty_like(image_ids) for _ in range(dist.get_world_size())]
+    dist.all_gather(ids, image_ids)
+    return all_entities, torch.cat(ids), dist.get_rank() * entities.shape[0]
 
 
 @MODELS.register_module()
@@ -28,14 +50,21 @@ class ShatterAndGather(BaseSegmentor):
     Args:
         backbone: visual backbone config (``TimmViT``), returns (B, N, C_v) tokens.
         text_encoder: text encoder config (``HFTextEncoder``).
-        fusion_head: ``FusionHead`` config.
-        c3_loss: ``C3Loss`` config.
+        fusion_head: ``FusionHead`` config; None replaces fusion + C^3 by an
+            image-text contrastive loss on pooled entities (Table 2b, ``itc_loss``).
+        c3_loss: ``C3Loss`` config (with a fusion head).
+        itc_loss: ``PooledContrastiveLoss`` config (without a fusion head).
         entity_discovery: ``EntityDiscovery`` config, or None to fuse the text with
             the patch tokens directly (Table 2a, "w/o entity discovery module").
         recon_loss: ``ReconstructionLoss`` config, or None to train without it.
         embed_dims: D, the width both modalities are projected to.
         data_preprocessor: ``RefSegDataPreProcessor`` config.
-        train_cfg: unused; kept for the mmseg interface.
+        train_cfg: training options:
+
+            - ``gather_negatives``: in distributed training, contrast each text with
+              the images of every rank (a larger negative pool; gradients flow back to
+              each rank's images). Default False: each rank's local batch, as the
+              paper's single-process batch of 32.
         test_cfg: inference options:
 
             - ``inference_scheme``: ``'fuse'`` (A^slot . A^fuse, the paper),
@@ -53,8 +82,9 @@ class ShatterAndGather(BaseSegmentor):
     def __init__(self,
                  backbone: dict,
                  text_encoder: dict,
-                 fusion_head: dict,
-                 c3_loss: dict,
+                 fusion_head: Optional[dict] = None,
+                 c3_loss: Optional[dict] = None,
+                 itc_loss: Optional[dict] = None,
                  entity_discovery: Optional[dict] = None,
                  recon_loss: Optional[dict] = None,
                  embed_dims: int = 512,
@@ -69,8 +99,13 @@ class ShatterAndGather(BaseSegmentor):
         self.text_proj = nn.Linear(self.text_encoder.embed_dims, embed_dims)
         self.entity_discovery = None if entity_discovery is None else MODELS.build(
             dict(entity_discovery, embed_dims=embed_dims))
-        self.fusion_head = MODELS.build(dict(fusion_head, embed_dims=embed_dims))
-        self.c3_loss = MODELS.build(c3_loss)
+        if (fusion_head is None) != (c3_loss is None) or (c3_loss is None) == (itc_loss is None):
+            raise ValueError('give fusion_head and c3_loss (the paper), or neither of them '
+                             'and itc_loss (pooled image-text contrastive ablation)')
+        self.fusion_head = None if fusion_head is None else MODELS.build(
+            dict(fusion_head, embed_dims=embed_dims))
+        self.c3_loss = None if c3_loss is None else MODELS.build(c3_loss)
+        self.itc_loss = None if itc_loss is None else MODELS.build(itc_loss)
         self.recon_loss = None
         if recon_loss is not None:
             if self.entity_discovery is None:
@@ -125,8 +160,15 @@ class ShatterAndGather(BaseSegmentor):
         text = self.encode_text(inputs)
         vis, grid = self.extract_feat(inputs['imgs'])
         entities, _ = self.discover(self.vis_proj(vis), grid)
-        z, _ = self.fusion_head(entities, text, pairwise=True)
-        losses = {self.c3_loss.loss_name: self.c3_loss(z, text, self.image_ids(data_samples))}
+        image_ids = self.image_ids(data_samples).to(text.device)
+        negatives, neg_ids, offset = entities, image_ids, 0
+        if self.train_cfg.get('gather_negatives', False):
+            negatives, neg_ids, offset = gather_across_ranks(entities, image_ids)
+        if self.fusion_head is not None:
+            z, _ = self.fusion_head(negatives, text, pairwise=True)
+            losses = {self.c3_loss.loss_name: self.c3_loss(z, text, neg_ids, offset)}
+        else:
+            losses = {self.itc_loss.loss_name: self.itc_loss(negatives, text, neg_ids, offset)}
         if self.recon_loss is not None:
             losses[self.recon_loss.loss_name] = self.recon_loss(entities, vis, grid)
         if self.loss_scale != 1.:
@@ -135,10 +177,16 @@ class ShatterAndGather(BaseSegmentor):
 
     @staticmethod
     def image_ids(data_samples: Sequence[SegDataSample]) -> torch.Tensor:
-        """(B,) integer ids, equal for samples of the same image."""
-        keys = [ds.metainfo.get('image_id', ds.metainfo.get('img_path')) for ds in data_samples]
-        index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
-        return torch.tensor([index[k] for k in keys])
+        """(B,) integer ids, equal for samples of the same image (on any rank)."""
+        keys = [str(ds.metainfo.get('image_id', ds.metainfo.get('img_path')))
+                for ds in data_samples]
+        return torch.tensor([zlib.crc32(k.encode()) for k in keys], dtype=torch.long)
+
+    def relevance(self, entities: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """A^fuse (B, K): the fusion head's attention, or the pooled-ITC similarity."""
+        if self.fusion_head is not None:
+            return self.fusion_head(entities, text)[1]
+        return self.itc_loss.relevance(entities, text)
 
     # ---------------------------------------------------------------- inference
     def sample_generators(self, data_samples: Sequence[SegDataSample],
@@ -184,7 +232,7 @@ class ShatterAndGather(BaseSegmentor):
         for draw in range(draws):
             gens = None if data_samples is None else self.sample_generators(data_samples, draw)
             entities, attn_slot = self.discover(feats, grid, gens)
-            _, attn_fuse = self.fusion_head(entities, text)
+            attn_fuse = self.relevance(entities, text)
             scores = scores + self.combine(attn_slot, attn_fuse, scheme)
         scores = scores / draws
         return scores.reshape(-1, *grid), attn_slot, attn_fuse, grid
