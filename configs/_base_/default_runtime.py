@@ -15,8 +15,15 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
+    # Atomic writes + a repaired `last_checkpoint` pointer: a killed run always
+    # resumes (docs/reliability.md).
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
                     save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='RefSegVisualizationHook', draw=False),
+    # Checkpoints carry the torch generator states, so a resumed run samples the
+    # same slots as an uninterrupted one; validation does not shift them.
+    random_state=dict(type='RandomStateHook'),
+    # The batch's sentence ids on the message hub, for NonFiniteGuardOptimWrapper.
+    sample_ids=dict(type='SampleIdsHook'),
 )

@@ -4,6 +4,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from sgseg.postprocess.dense_crf import import_densecrf
+
 
 def ensure_writable_dir(path: str, what: str) -> None:
     """Creates ``path`` if needed and fails early, naming the option, if it cannot be written."""
@@ -29,7 +31,8 @@ def configure_test(cfg: Config,
         checkpoint: checkpoint file to evaluate.
         out: JSON-lines file for per-sentence results.
         show_dir: folder for overlays of every evaluated sentence.
-        crf: turn DenseCRF post-processing on.
+        crf: turn DenseCRF post-processing on (fails here, with the install
+            command, if pydensecrf is missing).
         scheme: inference scheme override.
         seed: slot sampling seed; by default the config's ``model.test_cfg.seed``, or
             ``randomness.seed`` when that is unset.
@@ -40,12 +43,18 @@ def configure_test(cfg: Config,
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
     cfg.load_from = checkpoint
+    # mmengine loads load_from non-strictly: refuse a checkpoint of another config
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') == 'CheckpointMatchHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='CheckpointMatchHook')]
     test_cfg = cfg.model.setdefault('test_cfg', {})
     if seed is not None:
         test_cfg['seed'] = seed
     elif test_cfg.get('seed') is None:
         test_cfg['seed'] = cfg.get('randomness', {}).get('seed', 0)
     if crf:
+        # fail before the model is built and the data loaded, not at the first batch
+        import_densecrf()
         test_cfg['crf'] = dict(type='DenseCRF')
     if scheme is not None:
         test_cfg['inference_scheme'] = scheme

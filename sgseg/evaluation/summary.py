@@ -28,3 +28,12 @@ def format_table(rows: List[Dict[str, object]], title: str = '') -> str:
     for row in rows:
         table.add_row([f'{v:.2f}' if isinstance(v, float) else v for v in row.values()])
     return table.get_string()
+
+
+def format_markdown(rows: List[Dict[str, object]]) -> str:
+    """A markdown table with one row per dict (columns from the first row)."""
+    lines = ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])]
+    for row in rows:
+        lines.append('| ' + ' | '.join(f'{v:.2f}' if isinstance(v, float) else str(v)
+                                        for v in row.values()) + ' |')
+    return '\n'.join(lines) + '\n'

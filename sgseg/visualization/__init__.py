@@ -1,5 +1,6 @@
 from .curves import plot_loss_curves, read_scalars
-from .overlay import draw_entities, draw_mask_overlay, heatmap
+from .overlay import (draw_entities, draw_mask_overlay, draw_prediction, heatmap,
+                      stack_rows)
 
-__all__ = ['draw_mask_overlay', 'draw_entities', 'heatmap', 'plot_loss_curves',
-           'read_scalars']
+__all__ = ['draw_mask_overlay', 'draw_entities', 'draw_prediction', 'stack_rows', 'heatmap',
+           'plot_loss_curves', 'read_scalars']

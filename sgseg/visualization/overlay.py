@@ -99,3 +99,43 @@ def draw_entities(image: np.ndarray,
         tiles.append(title_bar(heatmap(image, amap),
                                [f'#{rank + 1} slot {k}: {attn_fuse[k]:.2f}']))
     return np.concatenate(tiles, axis=1)
+
+
+def draw_prediction(image: np.ndarray,
+                    pred_mask: np.ndarray,
+                    title: str = '',
+                    gt_mask: Optional[np.ndarray] = None,
+                    attn_slot: Optional[np.ndarray] = None,
+                    attn_fuse: Optional[np.ndarray] = None,
+                    grid_size: Optional[Tuple[int, int]] = None,
+                    topk: int = 3) -> np.ndarray:
+    """The mask overlay of one sentence, its top-k entity maps beside it.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        pred_mask: (H, W) prediction.
+        title: the sentence, written above the whole row.
+        gt_mask: (H, W) ground truth, or None.
+        attn_slot: (N, K) A^slot, or None for the overlay alone.
+        attn_fuse: (K,) A^fuse.
+        grid_size: (h, w) patch grid.
+        topk: entity maps drawn (0 for none).
+
+    Returns:
+        np.ndarray: one RGB row, every panel at the image's scale.
+    """
+    if not topk or attn_slot is None:
+        return draw_mask_overlay(image, pred_mask, gt_mask, title)
+    # a one-line caption, as each entity tile has, keeps all panels the same height
+    overlay = title_bar(draw_mask_overlay(image, pred_mask, gt_mask), ['mask'])
+    row = np.concatenate(
+        [overlay, draw_entities(image, attn_slot, attn_fuse, grid_size, topk)], axis=1)
+    return title_bar(row, wrap(title, row.shape[1])) if title else row
+
+
+def stack_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """RGB pictures stacked top to bottom, right-padded in white to the widest."""
+    width = max(row.shape[1] for row in rows)
+    padded = [np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255)
+              for row in rows]
+    return np.concatenate(padded, axis=0)

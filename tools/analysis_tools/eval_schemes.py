@@ -12,7 +12,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from sgseg.apis import configure_test, evaluate_schemes  # noqa: E402
-from sgseg.evaluation.summary import format_table  # noqa: E402
+from sgseg.evaluation.summary import format_markdown, format_table  # noqa: E402
 from sgseg.utils import load_tool_config, register_all_modules, set_num_threads  # noqa: E402
 
 ORDER = ('fuse', 'max', 'avg', 'min', 'whole_image', 'centre_ellipse')
@@ -47,11 +47,7 @@ def main():
     print(table)
     if args.out:
         with open(args.out, 'w') as f:
-            f.write('| ' + ' | '.join(rows[0]) + ' |\n')
-            f.write('|' + '---|' * len(rows[0]) + '\n')
-            for row in rows:
-                f.write('| ' + ' | '.join(f'{v:.2f}' if isinstance(v, float) else str(v)
-                                          for v in row.values()) + ' |\n')
+            f.write(format_markdown(rows))
             f.write(f'\nfuse - min mIoU: {grounding:.2f}\n')
 
 

@@ -8,7 +8,8 @@ warmup_iters = 5000
 # for another dataset overrides param_scheduler with its own count.
 iters_per_epoch = 3770
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='NonFiniteGuardAmpOptimWrapper',
+    on_nonfinite='raise',
     optimizer=dict(type='AdamW', lr=1e-5, betas=(0.9, 0.999), weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}),
     clip_grad=dict(max_norm=0.1, norm_type=2))

@@ -1,4 +1,9 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .checkpoint_match_hook import CheckpointMatchHook, checkpoint_mismatches
 from .loss_warmup_hook import LossWarmupHook
+from .random_state_hook import RandomStateHook
+from .sample_ids_hook import SampleIdsHook
 from .visualization_hook import RefSegVisualizationHook
 
-__all__ = ['LossWarmupHook', 'RefSegVisualizationHook']
+__all__ = ['AtomicCheckpointHook', 'CheckpointMatchHook', 'checkpoint_mismatches', 'LossWarmupHook', 'RandomStateHook', 'RefSegVisualizationHook',
+           'SampleIdsHook']

@@ -7,7 +7,7 @@ import numpy as np
 from mmengine.hooks import Hook
 
 from sgseg.registry import HOOKS
-from sgseg.visualization import draw_entities, draw_mask_overlay
+from sgseg.visualization import draw_prediction
 
 
 def sample_name(ds) -> str:
@@ -22,15 +22,12 @@ def render_sample(ds, topk: int = 3) -> np.ndarray:
     image = mmcv.imread(ds.metainfo['img_path'], channel_order='rgb')
     pred = ds.pred_sem_seg.data[0].cpu().numpy()
     gt = ds.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in ds else None
-    picture = draw_mask_overlay(image, pred, gt, ds.metainfo.get('text', ''))
-    if topk and 'attn_slot' in ds:
-        ents = draw_entities(image, ds.attn_slot.cpu().numpy(), ds.attn_fuse.cpu().numpy(),
-                             ds.metainfo['grid_size'], topk)
-        height = picture.shape[0]
-        scale = height / ents.shape[0]
-        ents = mmcv.imresize(ents, (int(ents.shape[1] * scale), height))
-        picture = np.concatenate([picture, ents], axis=1)
-    return picture
+    entities = {}
+    if 'attn_slot' in ds:
+        entities = dict(attn_slot=ds.attn_slot.cpu().numpy(),
+                        attn_fuse=ds.attn_fuse.cpu().numpy(),
+                        grid_size=ds.metainfo['grid_size'])
+    return draw_prediction(image, pred, ds.metainfo.get('text', ''), gt, topk=topk, **entities)
 
 
 @HOOKS.register_module()

@@ -1,0 +1,3 @@
+# Table A2: T = 4 iterations of the entity discovery module (the recipe: 6).
+_base_ = ['../sg_vits16_refcoco.py']
+model = dict(entity_discovery=dict(num_iters=4))

@@ -1,0 +1,5 @@
+# Table 3: entity slots, K = 24; K_s = 2 as in the recipe (the paper gives K only).
+_base_ = ['../sg_vits16_refcoco.py']
+model = dict(
+    entity_discovery=dict(
+        slot_initializer=dict(type='EntitySlots', num_gaussians=12, slots_per_gaussian=2)))

@@ -1,0 +1,5 @@
+# Table 4a: K_g x K_s = 12 x 3 (also the authors' released scripts).
+_base_ = ['../sg_vits16_refcoco.py']
+model = dict(
+    entity_discovery=dict(
+        slot_initializer=dict(type='EntitySlots', num_gaussians=12, slots_per_gaussian=3)))

@@ -1,0 +1,5 @@
+# Table 4a: K_g x K_s = 9 x 4.
+_base_ = ['../sg_vits16_refcoco.py']
+model = dict(
+    entity_discovery=dict(
+        slot_initializer=dict(type='EntitySlots', num_gaussians=9, slots_per_gaussian=4)))

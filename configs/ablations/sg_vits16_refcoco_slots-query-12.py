@@ -1,0 +1,5 @@
+# Table 3: query slots (K learned embeddings, the same for every image), K = 12.
+_base_ = ['../sg_vits16_refcoco.py']
+model = dict(
+    entity_discovery=dict(
+        slot_initializer=dict(_delete_=True, type='QuerySlots', num_slots=12)))

@@ -1,0 +1,9 @@
+# Shatter and Gather on G-Ref, UMD partition (val / test), the paper's settings:
+# K = 12 Gaussians x 3 slots (K_s = 3 for RefCOCO+ and G-Ref).
+_base_ = [
+    '_base_/models/sg_vits16.py', '_base_/datasets/refcocog_umd.py',
+    '_base_/schedules/schedule_50e.py', '_base_/default_runtime.py'
+]
+model = dict(
+    entity_discovery=dict(
+        slot_initializer=dict(type='EntitySlots', num_gaussians=12, slots_per_gaussian=3)))

@@ -1,0 +1,1 @@
+"""Plugin projects: each folder adds components to sgseg through ``custom_imports``."""

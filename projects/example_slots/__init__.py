@@ -1,0 +1,3 @@
+from .slots import MixtureSlots
+
+__all__ = ['MixtureSlots']

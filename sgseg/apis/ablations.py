@@ -1,0 +1,277 @@
+"""The paper's ablations as config diffs, replayed on another base config.
+
+Every ablation config under ``configs/ablations/`` inherits a recipe and changes a few
+keys; :func:`paper_ablations` recovers exactly those keys (the diff of the model and
+the DDP wrapper settings), and :func:`ablated_config` applies them to any base, e.g.
+the CPU-sized synthetic config, so an ablation on the synthetic benchmark is the very
+change the paper config makes. :func:`run_ablations` trains and evaluates each one
+for several seeds with ``tools/train.py`` and ``tools/test.py``.
+"""
+import copy
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+
+from sgseg.evaluation.summary import format_markdown, summarize_runs
+
+ABLATION_METRICS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM')
+# Keys an ablation may change; datasets, schedules and runtime belong to the base.
+DIFF_KEYS = ('model', 'model_wrapper_cfg')
+_MISSING = object()
+
+
+def config_diff(base: dict, other: dict, prefix: str = '') -> Dict[str, Any]:
+    """Dotted keys whose value in ``other`` differs from ``base``.
+
+    Nested dicts of the same component (same ``type``, no key removed) are compared
+    key by key; a dict that swaps the component (another ``type``, or fewer keys, as
+    ``_delete_=True`` gives) or replaces a non-dict is one entry, to be set whole.
+
+    Args:
+        base: a plain dict (e.g. ``Config.to_dict()`` of a recipe).
+        other: a plain dict (e.g. of an ablation config).
+        prefix: prepended to every key.
+
+    Returns:
+        dict: ``{'model.entity_discovery.num_iters': 2, ...}``.
+    """
+    diff = {}
+    for key in sorted(set(base) | set(other), key=str):
+        a, b = base.get(key, _MISSING), other.get(key, _MISSING)
+        path = f'{prefix}{key}'
+        if b is _MISSING:
+            raise ValueError(f'{path} is removed in the ablation: replace its parent '
+                             'instead (an ablation only sets keys)')
+        same_component = (isinstance(a, dict) and isinstance(b, dict)
+                          and a.get('type') == b.get('type') and set(a) <= set(b))
+        if same_component:
+            diff.update(config_diff(a, b, f'{path}.'))
+        elif a is _MISSING or a != b:
+            diff[path] = copy.deepcopy(b)
+    return diff
+
+
+def _recipe_of(ablation: str, config_dir: str) -> str:
+    """The recipe an ablation file is named after: configs/<recipe>_<what>.py."""
+    stem = osp.splitext(osp.basename(ablation))[0]
+    recipes = sorted((osp.splitext(osp.basename(p))[0]
+                      for p in glob.glob(osp.join(config_dir, '*.py'))), key=len, reverse=True)
+    for recipe in recipes:
+        if stem.startswith(recipe + '_'):
+            return osp.join(config_dir, recipe + '.py')
+    raise ValueError(f'{ablation}: its name must start with a recipe of {config_dir}/ '
+                     'followed by "_" (e.g. sg_vits16_refcoco_slots-query-12.py)')
+
+
+def paper_ablations(config_dir: str = 'configs') -> Dict[str, Dict[str, Any]]:
+    """Every ablation config of ``config_dir/ablations`` as overrides of its recipe.
+
+    Args:
+        config_dir: the folder holding the recipes and ``ablations/``.
+
+    Returns:
+        dict: ``{name: dict(config, recipe, overrides)}`` where ``name`` is the file
+        name after the recipe's (``slots-query-12``), sorted by name.
+    """
+    ablations = {}
+    for path in sorted(glob.glob(osp.join(config_dir, 'ablations', '*.py'))):
+        recipe = _recipe_of(path, config_dir)
+        recipe_stem = osp.splitext(osp.basename(recipe))[0]
+        name = osp.splitext(osp.basename(path))[0][len(recipe_stem) + 1:]
+        if name in ablations:
+            raise ValueError(f'two ablations are named {name!r}: '
+                             f"{ablations[name]['config']} and {path}")
+        base, ablated = Config.fromfile(recipe).to_dict(), Config.fromfile(path).to_dict()
+        overrides = config_diff({k: base[k] for k in DIFF_KEYS if k in base},
+                                {k: ablated[k] for k in DIFF_KEYS if k in ablated})
+        ablations[name] = dict(config=path, recipe=recipe, overrides=overrides)
+    return dict(sorted(ablations.items()))
+
+
+def ablated_config(base: Config, overrides: Dict[str, Any],
+                   fallback: Optional[dict] = None) -> Tuple[Config, Dict[str, Any]]:
+    """A copy of ``base`` with ``overrides`` set (each value replaces the old whole).
+
+    A key whose parent is None or absent in ``base`` (e.g. a reconstruction-decoder
+    option on a base trained without reconstruction) takes that parent from
+    ``fallback`` (the ablation's recipe) first, so the change is still applied; the
+    returned overrides then name the whole parent, which makes this visible.
+
+    Args:
+        base: the config to ablate.
+        overrides: dotted keys and values, from :func:`paper_ablations`.
+        fallback: plain dict to take missing parents from.
+
+    Returns:
+        tuple: the ablated config and the overrides actually applied.
+    """
+    cfg = copy.deepcopy(base.to_dict())
+    applied_keys = []
+    for key, value in overrides.items():
+        parts = key.split('.')
+        node, source, filled = cfg, fallback or {}, None
+        for depth, part in enumerate(parts[:-1]):
+            source = source.get(part) if isinstance(source, dict) else None
+            if not isinstance(node.get(part), dict):
+                if not isinstance(source, dict):
+                    raise KeyError(f'cannot set {key}: {".".join(parts[:depth + 1])} is '
+                                   'not a dict in the base config nor in the fallback')
+                node[part] = copy.deepcopy(source)
+                filled = filled or '.'.join(parts[:depth + 1])
+            node = node[part]
+        node[parts[-1]] = copy.deepcopy(value)
+        applied_keys.append(filled or key)
+    applied = {key: copy.deepcopy(cfg_get(cfg, key)) for key in applied_keys}
+    return Config(cfg), applied
+
+
+def cfg_get(cfg: dict, key: str) -> Any:
+    """``cfg['a']['b']`` for ``key='a.b'``."""
+    for part in key.split('.'):
+        cfg = cfg[part]
+    return cfg
+
+
+def fit_schedule(cfg: Config, max_iters: int) -> None:
+    """Shortens an iteration-based config to ``max_iters`` (in place).
+
+    Schedulers ending at the old ``max_iters`` end at the new one (cosine ``T_max``
+    follows), validation during training is dropped (the test split is evaluated
+    after) and one checkpoint is written, at the end.
+    """
+    old = cfg.train_cfg.get('max_iters')
+    if old is None:
+        raise ValueError('run_ablations needs an iteration-based base config '
+                         '(train_cfg.max_iters), like configs/sg_vittiny_synthetic.py')
+    cfg.train_cfg.update(max_iters=max_iters, val_interval=max_iters + 1)
+    for scheduler in cfg.get('param_scheduler', []):
+        if scheduler.get('end') == old:
+            scheduler['end'] = max_iters
+            if 'T_max' in scheduler:
+                scheduler['T_max'] = max_iters - scheduler.get('begin', 0)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.default_hooks.checkpoint.update(by_epoch=False, interval=max_iters, save_best=None)
+
+
+def _run_tool(args: List[str], threads: int, log_file: str) -> None:
+    """Runs a tools/ script in the repository, its output appended to ``log_file``."""
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root, SGSEG_THREADS=str(threads))
+    with open(log_file, 'a') as log:
+        proc = subprocess.run([sys.executable, *args], cwd=root, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode:
+        raise RuntimeError(f'{" ".join(args)} failed (exit {proc.returncode}); see {log_file}')
+
+
+def _test_metrics(test_dir: str) -> Dict[str, float]:
+    """The metrics mmengine's LoggerHook wrote for the test run in ``test_dir``."""
+    files = sorted(glob.glob(osp.join(test_dir, '*', '*.json')))
+    if not files:
+        raise FileNotFoundError(f'no test metrics (*/<timestamp>.json) under {test_dir}')
+    with open(files[-1]) as f:
+        metrics = json.load(f)
+    missing = [k for k in ABLATION_METRICS if metrics.get(k) is None]
+    if missing:
+        raise KeyError(f'{files[-1]} has no {missing}: is the test evaluator RefSegMetric?')
+    return {k: float(metrics[k]) for k in ABLATION_METRICS}
+
+
+def run_ablations(names: Sequence[str],
+                  base_config: str,
+                  work_dir: str,
+                  seeds: Sequence[int] = (0,),
+                  max_iters: Optional[int] = None,
+                  config_dir: str = 'configs',
+                  cfg_options: Optional[dict] = None,
+                  threads: int = 1) -> Dict[str, Dict[str, Any]]:
+    """Trains and tests each ablation of ``names`` on ``base_config`` for every seed.
+
+    ``'baseline'`` is the base config itself; any other name is a paper ablation
+    (:func:`paper_ablations`). Each run trains with ``randomness.seed`` and evaluates
+    with the slot seed ``model.test_cfg.seed`` set to the same seed, in
+    ``work_dir/<name>/seed<seed>/`` (config, log, checkpoint, test metrics).
+
+    Args:
+        names: ablations to run.
+        base_config: the config each ablation is applied to.
+        work_dir: output folder.
+        seeds: training (and slot sampling) seeds.
+        max_iters: shorten training (see :func:`fit_schedule`); None keeps the base's.
+        config_dir: where the recipes and ``ablations/`` live.
+        cfg_options: overrides of the base config for every run.
+        threads: torch CPU threads of each run.
+
+    Returns:
+        dict: ``{name: dict(overrides, runs, summary)}``: the applied overrides, the
+        metrics of each seed and their mean / std (:func:`summarize_runs`).
+    """
+    available = paper_ablations(config_dir)
+    unknown = [n for n in names if n != 'baseline' and n not in available]
+    if unknown:
+        raise KeyError(f'unknown ablations {unknown}; choose among baseline, '
+                       f'{", ".join(available)}')
+    base = Config.fromfile(base_config)
+    if cfg_options:
+        base.merge_from_dict(cfg_options)
+    results = {}
+    for name in names:
+        if name == 'baseline':
+            cfg, applied = copy.deepcopy(base), {}
+        else:
+            recipe = Config.fromfile(available[name]['recipe']).to_dict()
+            cfg, applied = ablated_config(base, available[name]['overrides'], recipe)
+        if max_iters is not None:
+            fit_schedule(cfg, max_iters)
+        runs = []
+        for seed in seeds:
+            run_dir = osp.join(work_dir, name, f'seed{seed}')
+            os.makedirs(run_dir, exist_ok=True)
+            cfg.randomness = dict(seed=seed)
+            cfg.model.setdefault('test_cfg', {})['seed'] = seed
+            config_file = osp.join(run_dir, 'config.py')
+            cfg.dump(config_file)
+            log = osp.join(run_dir, 'run.log')
+            _run_tool(['tools/train.py', config_file, '--work-dir', run_dir], threads, log)
+            with open(osp.join(run_dir, 'last_checkpoint')) as f:
+                checkpoint = f.read().strip()
+            test_dir = osp.join(run_dir, 'test')
+            _run_tool(['tools/test.py', config_file, checkpoint, '--work-dir', test_dir],
+                      threads, log)
+            runs.append(dict(seed=seed, **_test_metrics(test_dir)))
+        results[name] = dict(overrides=applied, runs=runs,
+                             summary=summarize_runs([{k: r[k] for k in ABLATION_METRICS}
+                                                     for r in runs]))
+    return results
+
+
+def write_report(results: Dict[str, Dict[str, Any]], markdown_file: str,
+                 json_file: str, title: str = '') -> str:
+    """Writes the mean ± std table (markdown) and the raw results (JSON).
+
+    Returns:
+        str: the markdown text.
+    """
+    rows = []
+    for name, result in results.items():
+        summary = result['summary']
+        rows.append(dict(
+            ablation=name,
+            changes='; '.join(f'`{k}={v!r}`' for k, v in result['overrides'].items()) or '—',
+            **{m: f"{summary[m]['mean']:.2f} ± {summary[m]['std']:.2f}"
+               for m in ABLATION_METRICS},
+            seeds=','.join(str(r['seed']) for r in result['runs'])))
+    text = (f'# {title}\n\n' if title else '') + format_markdown(rows)
+    for path in (markdown_file, json_file):
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(markdown_file, 'w') as f:
+        f.write(text)
+    with open(json_file, 'w') as f:
+        json.dump(results, f, indent=2)
+    return text

@@ -1,0 +1,258 @@
+"""Referring segmentation of new images from a config and a checkpoint."""
+import os
+import os.path as osp
+import zlib
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, Union
+
+import mmcv
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.model import ImgDataPreprocessor
+from mmengine.runner import load_checkpoint
+from mmengine.utils import import_modules_from_strings
+
+from sgseg.registry import MODELS, POSTPROCESSORS, TRANSFORMS
+from sgseg.utils import register_all_modules
+
+ImageInput = Union[str, os.PathLike, np.ndarray]
+TextInput = Union[str, Sequence[str]]
+
+# Transforms of an evaluation pipeline that read annotations: a new image has none.
+ANNOTATION_LOADERS = ('LoadRefMask', 'LoadAnnotations')
+
+
+@dataclass
+class RefSegPrediction:
+    """The answer for one (image, sentence) pair, at the image's original size.
+
+    Attributes:
+        text: the sentence.
+        score: (H0, W0) float32 score map, min-max normalised to [0, 1] (after
+            DenseCRF when it is on).
+        mask: (H0, W0) bool, ``score >= test_cfg.threshold``.
+        attn_slot: (N, K) A^slot, each patch's attention over the K entities. All
+            sentences of one image share it (the image is shattered once).
+        attn_fuse: (K,) A^fuse, the sentence's relevance of each entity.
+        grid_size: (h, w) patch grid, h * w = N.
+    """
+
+    text: str
+    score: np.ndarray
+    mask: np.ndarray
+    attn_slot: np.ndarray
+    attn_fuse: np.ndarray
+    grid_size: Tuple[int, int]
+
+
+def load_config(config: Union[str, Config]) -> Config:
+    """A Config from a path (custom imports done by mmengine) or a Config object."""
+    if isinstance(config, Config):
+        if config.get('custom_imports'):
+            import_modules_from_strings(**config.custom_imports)
+        return config
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    return Config.fromfile(config)
+
+
+class RefSegInferencer:
+    """Masks of sentences on images, with a trained ShatterAndGather.
+
+    Each image is loaded and resized by the config's evaluation pipeline
+    (``test_dataloader.dataset.pipeline`` without its mask loader), normalised by the
+    model's data preprocessor, and encoded **once**: ViT tokens and entity discovery
+    run once per image (per slot draw), then every sentence of the image only adds a
+    text encoding and a fusion over the shared entities. The score map is the model's
+    own inference (``test_cfg.inference_scheme``, ``num_slot_samples``,
+    ``threshold``), brought back to the original image size.
+
+    Slot sampling is seeded per image: the draw of an image depends on ``seed`` and
+    on the image's pixels only, so a result repeats whatever the other images of the
+    call, their order or ``batch_size``. (``tools/test.py`` seeds per sentence id,
+    which a new image does not have, so its numbers are not comparable draw for draw.)
+
+    Args:
+        config: config file or Config holding ``model`` and ``test_dataloader``.
+        checkpoint: checkpoint file loaded with mmengine's ``load_checkpoint``; None
+            keeps the freshly initialised weights (for tests only).
+        device: torch device the model runs on.
+        crf: turn DenseCRF post-processing on (the config's ``model.test_cfg.crf``
+            post-processor if it names one, else ``DenseCRF()``). False leaves the
+            config's choice, like ``tools/test.py`` without ``--crf``.
+        seed: slot sampling seed; None draws slots from the global RNG.
+    """
+
+    def __init__(self,
+                 config: Union[str, Config],
+                 checkpoint: Optional[str] = None,
+                 device: str = 'cpu',
+                 crf: bool = False,
+                 seed: Optional[int] = 0):
+        register_all_modules()
+        cfg = load_config(config)
+        self.model = MODELS.build(cfg.model)
+        if checkpoint is not None:
+            if not osp.isfile(checkpoint):
+                raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+            # strict: a checkpoint of another architecture must fail here, not
+            # silently leave layers random and draw meaningless masks.
+            load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True)
+        self.device = torch.device(device)
+        self.model.to(self.device).eval()
+        self.seed = seed
+        self.loader, self.pipeline = self.build_pipeline(cfg)
+        crf_cfg = self.model.test_cfg.get('crf') or crf
+        self.crf = None if not crf_cfg else POSTPROCESSORS.build(
+            dict(type='DenseCRF') if crf_cfg is True else crf_cfg)
+
+    @staticmethod
+    def build_pipeline(cfg: Config) -> Tuple[object, Compose]:
+        """The image loader and the remaining transforms of the evaluation pipeline."""
+        try:
+            steps = cfg.test_dataloader.dataset.pipeline
+        except AttributeError as err:
+            raise KeyError('config has no test_dataloader.dataset.pipeline: the '
+                           'inferencer resizes images with it') from err
+        steps = [s for s in steps if s['type'] not in ANNOTATION_LOADERS]
+        if not steps or not steps[0]['type'].startswith('Load'):
+            raise ValueError('test_dataloader.dataset.pipeline must start with an image '
+                             f'loader (LoadRefImage), got {steps[:1]}')
+        return TRANSFORMS.build(steps[0]), Compose(steps[1:])
+
+    def load_image(self, image: ImageInput) -> np.ndarray:
+        """An image path or array as the model sees it before resizing.
+
+        Args:
+            image: a file path (read by the config's loader, e.g. ``LoadRefImage``),
+                or a uint8 array, (H, W, 3) **BGR** (mmcv / OpenCV convention) or
+                (H, W) grayscale.
+
+        Returns:
+            np.ndarray: (H0, W0, 3) uint8 BGR.
+        """
+        if isinstance(image, (str, os.PathLike)):
+            image = os.fspath(image)
+            if not osp.isfile(image):
+                raise FileNotFoundError(f'image {image!r} does not exist')
+            return self.loader(dict(img_path=image))['img']
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+            raise TypeError('an image must be a path or a uint8 numpy array, got '
+                            f'{type(image).__name__} {getattr(image, "dtype", "")}')
+        if image.ndim == 2:
+            return mmcv.gray2bgr(image)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f'an image array must be (H, W, 3) BGR or (H, W), got '
+                             f'{image.shape}')
+        return image
+
+    def generators(self, images: Sequence[np.ndarray],
+                   draw: int) -> Optional[List[torch.Generator]]:
+        """One generator per image, seeded by (seed, image pixels, draw)."""
+        if self.seed is None:
+            return None
+        gens = []
+        for img in images:
+            key = zlib.crc32(np.ascontiguousarray(img).data)
+            gen = torch.Generator()
+            gen.manual_seed(zlib.crc32(f'{self.seed}|{key}|{img.shape}|{draw}'.encode()))
+            gens.append(gen)
+        return gens
+
+    def __call__(self,
+                 images: Union[ImageInput, Sequence[ImageInput]],
+                 texts: Union[TextInput, Sequence[TextInput]],
+                 batch_size: int = 4
+                 ) -> Union[List[RefSegPrediction], List[List[RefSegPrediction]]]:
+        """Segments each sentence on its image.
+
+        Args:
+            images: one image or a list of images (paths, or uint8 BGR arrays).
+            texts: for one image, a sentence or a list of sentences; for a list of
+                images, a list with one entry (a sentence or a list of sentences) per
+                image.
+            batch_size: images encoded together (all their sentences go with them).
+
+        Returns:
+            For one image, a list with one :class:`RefSegPrediction` per sentence; for
+            a list of images, one such list per image.
+        """
+        single = isinstance(images, (str, os.PathLike, np.ndarray))
+        if single:
+            images, texts = [images], [texts]
+        elif isinstance(texts, str) or len(texts) != len(images):
+            raise ValueError(f'{len(images)} images need a list of {len(images)} entries '
+                             '(a sentence or a list of sentences each) in `texts`, got '
+                             f'{texts!r}')
+        sentences = [[t] if isinstance(t, str) else list(t) for t in texts]
+        for i, sents in enumerate(sentences):
+            if not sents:
+                raise ValueError(f'image {i} has no sentence')
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        results = []
+        for start in range(0, len(images), batch_size):
+            stop = start + batch_size
+            loaded = [self.load_image(img) for img in images[start:stop]]
+            names = [os.fspath(img) if isinstance(img, (str, os.PathLike))
+                     else f'image {start + i}' for i, img in enumerate(images[start:stop])]
+            results.extend(self.predict_batch(loaded, sentences[start:stop], names))
+        return results[0] if single else results
+
+    @torch.no_grad()
+    def predict_batch(self, images: List[np.ndarray], sentences: List[List[str]],
+                      names: List[str]) -> List[List[RefSegPrediction]]:
+        """Predictions for a batch of loaded images and their sentences.
+
+        Args:
+            images: B (H0, W0, 3) uint8 BGR images.
+            sentences: B lists of sentences.
+            names: B names for error messages.
+
+        Returns:
+            list: B lists of predictions, in the order of the sentences.
+        """
+        model = self.model
+        packed = [self.pipeline(dict(img=img, img_path=name, ori_shape=img.shape[:2],
+                                     img_shape=img.shape[:2]))
+                  for img, name in zip(images, names)]
+        # Only the image half of RefSegDataPreProcessor: its forward would also tokenise
+        # one sentence per image, whereas the sentences are tokenised here, all at once.
+        data = ImgDataPreprocessor.forward(
+            model.data_preprocessor, dict(inputs=[p['inputs'] for p in packed],
+                                          data_samples=[p['data_samples'] for p in packed]))
+        imgs = data['inputs']
+        owner = torch.tensor([i for i, sents in enumerate(sentences) for _ in sents],
+                             device=self.device)
+        flat = [s for sents in sentences for s in sents]
+        tokens = model.data_preprocessor.tokenize(
+            flat, [f'{names[i]}: sentence {s!r}' for i, s in zip(owner.tolist(), flat)])
+        text = model.encode_text({k: v.to(self.device) for k, v in tokens.items()})
+
+        vis, grid = model.extract_feat(imgs)
+        feats = model.vis_proj(vis)
+        scheme = model.test_cfg['inference_scheme']
+        draws = model.test_cfg['num_slot_samples']
+        scores = 0.
+        for draw in range(draws):
+            entities, attn_slot = model.discover(feats, grid, self.generators(images, draw))
+            attn_fuse = model.relevance(entities[owner], text)
+            scores = scores + model.combine(attn_slot[owner], attn_fuse, scheme)
+        scores = (scores / draws).reshape(-1, *grid)
+
+        results = [[] for _ in images]
+        for p, (i, sentence) in enumerate(zip(owner.tolist(), flat)):
+            score = model.to_original_size(scores[p], packed[i]['data_samples'].metainfo,
+                                           imgs.shape[-2:]).cpu().numpy()
+            if self.crf is not None:
+                score = self.crf(mmcv.bgr2rgb(images[i]), score)
+            results[i].append(RefSegPrediction(
+                text=sentence,
+                score=score.astype(np.float32),
+                mask=score >= model.test_cfg['threshold'],
+                attn_slot=attn_slot[i].cpu().numpy(),
+                attn_fuse=attn_fuse[p].cpu().numpy(),
+                grid_size=tuple(grid)))
+        return results

