@@ -3,6 +3,7 @@ training iteration, the iteration, the batch's sample ids and the exact loss."""
 import json
 import os
 
+from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 from sgseg.registry import HOOKS
@@ -13,7 +14,8 @@ class TraceHook(Hook):
     priority = 'LOW'
 
     def __init__(self, out: str):
-        self.out = out
+        # one file per process; '{rank}' in ``out`` is the process rank
+        self.out = out.replace('{rank}', str(get_rank()))
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         line = dict(iter=runner.iter, ids=runner.message_hub.get_info('sample_ids'),
