@@ -232,15 +232,9 @@ class RefSegInferencer:
         text = model.encode_text({k: v.to(self.device) for k, v in tokens.items()})
 
         vis, grid = model.extract_feat(imgs)
-        feats = model.vis_proj(vis)
-        scheme = model.test_cfg['inference_scheme']
-        draws = model.test_cfg['num_slot_samples']
-        scores = 0.
-        for draw in range(draws):
-            entities, attn_slot = model.discover(feats, grid, self.generators(images, draw))
-            attn_fuse = model.relevance(entities[owner], text)
-            scores = scores + model.combine(attn_slot[owner], attn_fuse, scheme)
-        scores = (scores / draws).reshape(-1, *grid)
+        scores, attn_slot, attn_fuse, grid = model.score_pairs(
+            model.vis_proj(vis), grid, text, owner,
+            lambda draw: self.generators(images, draw))
 
         results = [[] for _ in images]
         for p, (i, sentence) in enumerate(zip(owner.tolist(), flat)):

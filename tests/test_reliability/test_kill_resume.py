@@ -13,12 +13,11 @@ import torch
 from .conftest import ROOT, write_config
 
 MAX_ITERS = 9
-HERE = Path(__file__).resolve().parent
 
 
 def trace_config(path, data_root, trace):
     extra = f"""
-custom_imports = dict(imports=['trace_hook'], allow_failed_imports=False)
+custom_imports = dict(imports=['tests.test_reliability.trace_hook'], allow_failed_imports=False)
 custom_hooks = [dict(type='TraceHook', out='{trace}')]
 randomness = dict(seed=3, deterministic=True)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(
@@ -29,7 +28,7 @@ optim_wrapper = dict(type='NonFiniteGuardOptimWrapper')
 
 
 def start_train(config, work, resume=False):
-    env = dict(os.environ, PYTHONPATH=f'{ROOT}{os.pathsep}{HERE}', SGSEG_THREADS='1')
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SGSEG_THREADS='1')
     cmd = [sys.executable, str(ROOT / 'tools/train.py'), str(config), '--work-dir', str(work),
            '--cfg-options', f'train_cfg.val_interval={MAX_ITERS + 1}']
     log = open(work.parent / f'{work.name}-{time.monotonic_ns()}.log', 'w')

@@ -1,6 +1,6 @@
 """The Shatter-and-Gather segmentor: entities from the image, relevance from the text."""
 import zlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import mmcv
 import torch
@@ -225,15 +225,36 @@ class ShatterAndGather(BaseSegmentor):
         """
         text = self.encode_text(inputs)
         vis, grid = self.extract_feat(inputs['imgs'])
-        feats = self.vis_proj(vis)
+        owner = torch.arange(text.shape[0], device=text.device)
+        return self.score_pairs(
+            self.vis_proj(vis), grid, text, owner,
+            lambda draw: None if data_samples is None else self.sample_generators(
+                data_samples, draw))
+
+    def score_pairs(self, feats: torch.Tensor, grid: Tuple[int, int], text: torch.Tensor,
+                    owner: torch.Tensor,
+                    generators: Callable[[int], Optional[List[torch.Generator]]]
+                    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Tuple[int, int]]:
+        """Grid scores of (image, sentence) pairs; each image is encoded once.
+
+        Args:
+            feats: (B_i, N, D) projected features of B_i images.
+            grid: (h, w).
+            text: (P, D) textual features of P sentences.
+            owner: (P,) index of each sentence's image.
+            generators: draw index -> per-image generators (or None).
+
+        Returns:
+            tuple: scores (P, h, w), A^slot (B_i, N, K) and A^fuse (P, K) of the last
+            draw, and the grid size.
+        """
         scheme = self.test_cfg['inference_scheme']
         draws = self.test_cfg['num_slot_samples']
         scores = 0.
         for draw in range(draws):
-            gens = None if data_samples is None else self.sample_generators(data_samples, draw)
-            entities, attn_slot = self.discover(feats, grid, gens)
-            attn_fuse = self.relevance(entities, text)
-            scores = scores + self.combine(attn_slot, attn_fuse, scheme)
+            entities, attn_slot = self.discover(feats, grid, generators(draw))
+            attn_fuse = self.relevance(entities[owner], text)
+            scores = scores + self.combine(attn_slot[owner], attn_fuse, scheme)
         scores = scores / draws
         return scores.reshape(-1, *grid), attn_slot, attn_fuse, grid
 
