@@ -37,7 +37,8 @@ model = dict(
     test_cfg=dict(seed=0))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='NonFiniteGuardOptimWrapper',
+    on_nonfinite='raise',
     optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
@@ -50,7 +51,7 @@ test_cfg = dict(type='TestLoop')
 log_processor = dict(by_epoch=False, window_size=50)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters // 2,
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=max_iters // 2,
                     max_keep_ckpts=2, save_best=None),
     visualization=dict(type='RefSegVisualizationHook', draw=True, max_samples=8))
 randomness = dict(seed=0)

@@ -1,6 +1,9 @@
 """A NaN/Inf loss stops training naming the iteration and the sentence ids, or is skipped."""
+from pathlib import Path
+
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.runner import Runner
 
@@ -46,8 +49,6 @@ def test_bad_mode_is_a_config_error():
 
 
 def test_schedules_use_the_guard():
-    from mmengine.config import Config
-    from pathlib import Path
     root = Path(__file__).resolve().parents[2] / 'configs/_base_/schedules'
     for name, wrapper in (('schedule_50e.py', 'NonFiniteGuardOptimWrapper'),
                           ('schedule_50e_released.py', 'NonFiniteGuardAmpOptimWrapper')):

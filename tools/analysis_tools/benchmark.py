@@ -1,0 +1,59 @@
+"""Speed and memory of SaG beside its own ViT, measured in one run.
+
+python tools/analysis_tools/benchmark.py CONFIG [--batch-size 32] [--repeats 3] [--device cpu|cuda]
+"""
+import argparse
+import json
+import os.path as osp
+import platform
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from sgseg.apis.benchmark import run_benchmark  # noqa: E402
+from sgseg.utils import set_num_threads  # noqa: E402
+
+TARGETS = dict(inference_ratio=1.15, train_ratio=1.5, densecrf_s=0.3)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint', help='unused for timing (random weights are as fast)')
+    parser.add_argument('--batch-size', type=int, default=32, help='training batch')
+    parser.add_argument('--eval-batch-size', type=int, default=8)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--amp', action='store_true', help='autocast (default on CUDA only)')
+    parser.add_argument('--threads', type=int)
+    parser.add_argument('--out', default='benchmark.json')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args()
+    set_num_threads(args.threads)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    result = run_benchmark(cfg, args.batch_size, args.eval_batch_size, args.repeats,
+                           args.device, amp=True if args.amp else None)
+    result.update(config=args.config, device=args.device, machine=platform.processor() or
+                  platform.machine(), torch=torch.__version__)
+    rows = []
+    for key, value in result.items():
+        target = TARGETS.get(key, result.get(key.replace('shared_ratio', 'target')))
+        if isinstance(value, float) and 'target' not in key:
+            verdict = '' if target is None or 'recomputed' in key else (
+                'meets target' if value <= target else 'misses target')
+            rows.append(f'{key:<28} {value:>10.4f}  {"<= " + str(target) if target and "recomputed" not in key else "":<8} {verdict}')
+        elif 'target' not in key:
+            rows.append(f'{key:<28} {value}')
+    print('\n'.join(rows))
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
