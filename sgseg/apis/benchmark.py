@@ -172,3 +172,29 @@ def run_benchmark(cfg: Config,
         out['cuda_max_allocated_MB'] = torch.cuda.max_memory_allocated() / 2**20
     out['threads'] = torch.get_num_threads()
     return out
+
+
+def targets(result: Dict[str, float]) -> Dict[str, float]:
+    """The target of each ratio or time that has one (docs/benchmark.md)."""
+    found = dict(inference_ratio=1.15, train_ratio=1.5, densecrf_s=0.3)
+    for key in result:
+        if key.endswith('_shared_ratio'):
+            found[key] = result[key.replace('shared_ratio', 'target')]
+    return found
+
+
+def format_report(result: Dict[str, object]) -> str:
+    """One line per measurement, with its target and whether it is met."""
+    goals = targets(result)
+    lines = []
+    for key, value in result.items():
+        if key.endswith('_target'):
+            continue
+        if key in goals and isinstance(value, float):
+            verdict = 'meets' if value <= goals[key] else 'MISSES'
+            lines.append(f'{key:<28} {value:>10.4f}   target <= {goals[key]:.2f}: {verdict}')
+        elif isinstance(value, float):
+            lines.append(f'{key:<28} {value:>10.4f}')
+        else:
+            lines.append(f'{key:<28} {value}')
+    return '\n'.join(lines)

@@ -1,3 +1,6 @@
+from typing import Optional
+
+import cv2
 import numpy as np
 
 from sgseg.registry import POSTPROCESSORS
@@ -30,6 +33,10 @@ class DenseCRF:
         bilateral_srgb: colour std of the appearance kernel.
         bilateral_compat: weight of the appearance kernel.
         eps: probabilities are clipped to [eps, 1 - eps] before the log.
+        max_side: refine at a resolution whose longer side is at most this (the
+            spatial stds scaled with it, as in common practice), then resize the
+            result back; None refines at full resolution. Mean-field cost grows with
+            the pixel count, and the score maps come from a coarse patch grid anyway.
     """
 
     def __init__(self,
@@ -39,7 +46,8 @@ class DenseCRF:
                  bilateral_sxy: float = 80.,
                  bilateral_srgb: float = 13.,
                  bilateral_compat: float = 10.,
-                 eps: float = 1e-5):
+                 eps: float = 1e-5,
+                 max_side: Optional[int] = 320):
         self.dcrf = import_densecrf()
         self.num_iters = num_iters
         self.gaussian_sxy = gaussian_sxy
@@ -48,6 +56,7 @@ class DenseCRF:
         self.bilateral_srgb = bilateral_srgb
         self.bilateral_compat = bilateral_compat
         self.eps = eps
+        self.max_side = max_side
 
     def __call__(self, image: np.ndarray, score: np.ndarray) -> np.ndarray:
         """
@@ -62,13 +71,22 @@ class DenseCRF:
             raise ValueError(f'DenseCRF: image {image.shape[:2]} and score map '
                              f'{score.shape} differ in size')
         H, W = score.shape
+        factor = 1.
+        if self.max_side is not None and max(H, W) > self.max_side:
+            factor = self.max_side / max(H, W)
+            size = (max(1, round(W * factor)), max(1, round(H * factor)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            score = cv2.resize(score.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+        h, w = score.shape
         fg = np.clip(score.astype(np.float32), self.eps, 1 - self.eps)
         unary = -np.log(np.stack([1 - fg, fg]).reshape(2, -1))
-        crf = self.dcrf.DenseCRF2D(W, H, 2)
+        crf = self.dcrf.DenseCRF2D(w, h, 2)
         crf.setUnaryEnergy(np.ascontiguousarray(unary, dtype=np.float32))
-        crf.addPairwiseGaussian(sxy=self.gaussian_sxy, compat=self.gaussian_compat)
-        crf.addPairwiseBilateral(sxy=self.bilateral_sxy, srgb=self.bilateral_srgb,
+        crf.addPairwiseGaussian(sxy=self.gaussian_sxy * factor, compat=self.gaussian_compat)
+        crf.addPairwiseBilateral(sxy=self.bilateral_sxy * factor, srgb=self.bilateral_srgb,
                                  rgbim=np.ascontiguousarray(image, dtype=np.uint8),
                                  compat=self.bilateral_compat)
-        q = np.array(crf.inference(self.num_iters), dtype=np.float32)
-        return q.reshape(2, H, W)[1]
+        q = np.array(crf.inference(self.num_iters), dtype=np.float32).reshape(2, h, w)[1]
+        if factor != 1.:
+            q = cv2.resize(q, (W, H), interpolation=cv2.INTER_LINEAR)
+        return q

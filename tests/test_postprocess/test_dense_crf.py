@@ -50,3 +50,13 @@ def test_missing_pydensecrf_gives_install_hint(monkeypatch):
     monkeypatch.setattr(builtins, '__import__', fake_import)
     with pytest.raises(ImportError, match='pip install pydensecrf2'):
         DenseCRF()
+
+
+def test_downscaled_refinement_matches_size_and_still_helps():
+    image, score, gt = noisy_scene()
+    image = np.repeat(np.repeat(image, 4, 0), 4, 1)
+    score = np.repeat(np.repeat(score, 4, 0), 4, 1)
+    gt = np.repeat(np.repeat(gt, 4, 0), 4, 1)
+    refined = DenseCRF(max_side=100)(image, score)
+    assert refined.shape == score.shape
+    assert iou(refined >= 0.5, gt) > iou(score >= 0.5, gt) + 0.05

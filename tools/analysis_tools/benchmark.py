@@ -13,10 +13,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from sgseg.apis.benchmark import run_benchmark  # noqa: E402
+from sgseg.apis.benchmark import format_report, run_benchmark  # noqa: E402
 from sgseg.utils import set_num_threads  # noqa: E402
 
-TARGETS = dict(inference_ratio=1.15, train_ratio=1.5, densecrf_s=0.3)
 
 
 def main():
@@ -40,16 +39,7 @@ def main():
                            args.device, amp=True if args.amp else None)
     result.update(config=args.config, device=args.device, machine=platform.processor() or
                   platform.machine(), torch=torch.__version__)
-    rows = []
-    for key, value in result.items():
-        target = TARGETS.get(key, result.get(key.replace('shared_ratio', 'target')))
-        if isinstance(value, float) and 'target' not in key:
-            verdict = '' if target is None or 'recomputed' in key else (
-                'meets target' if value <= target else 'misses target')
-            rows.append(f'{key:<28} {value:>10.4f}  {"<= " + str(target) if target and "recomputed" not in key else "":<8} {verdict}')
-        elif 'target' not in key:
-            rows.append(f'{key:<28} {value}')
-    print('\n'.join(rows))
+    print(format_report(result))
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)
     print(f'wrote {args.out}')
