@@ -141,3 +141,16 @@ def test_pooled_contrastive_ablation_trains_and_predicts():
 def test_fusion_and_loss_must_agree():
     with pytest.raises(ValueError, match='give fusion_head and c3_loss'):
         build_tiny(c3_loss=None)
+
+
+def test_mean_text_pooling_ignores_padding():
+    model = build_tiny(text_pooling='mean').eval()
+    short = model.data_preprocessor.tokenize(['a red square'], ['s'])
+    padded = model.data_preprocessor.tokenize(['a red square', 'a much longer sentence here'],
+                                              ['s', 't'])
+    with torch.no_grad():
+        alone = model.encode_text(short)
+        batched = model.encode_text(padded)
+    assert torch.allclose(alone[0], batched[0], atol=1e-5)
+    with pytest.raises(ValueError, match="text_pooling must be 'cls' or 'mean'"):
+        build_tiny(text_pooling='max')

@@ -3,6 +3,7 @@
 python tools/analysis_tools/eval_schemes.py CONFIG CHECKPOINT [--out table.md] [--seed S]
 """
 import argparse
+import json
 import os.path as osp
 import sys
 
@@ -23,7 +24,8 @@ def parse_args():
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--seed', type=int, help='slot sampling seed (default from config)')
-    parser.add_argument('--out', help='also write the table (markdown) here')
+    parser.add_argument('--out', help='also write the table (markdown) here, and the '
+                        'metrics as JSON beside it (same name, .json)')
     parser.add_argument('--work-dir')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -49,6 +51,8 @@ def main():
         with open(args.out, 'w') as f:
             f.write(format_markdown(rows))
             f.write(f'\nfuse - min mIoU: {grounding:.2f}\n')
+        with open(osp.splitext(args.out)[0] + '.json', 'w') as f:
+            json.dump(results, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -58,6 +58,10 @@ class ShatterAndGather(BaseSegmentor):
             the patch tokens directly (Table 2a, "w/o entity discovery module").
         recon_loss: ``ReconstructionLoss`` config, or None to train without it.
         embed_dims: D, the width both modalities are projected to.
+        text_pooling: how x^T is read from the text encoder's tokens: ``'cls'`` (the
+            [CLS] token, as the paper does with a fine-tuned BERT) or ``'mean'`` (the
+            mean over real tokens; the sentence embedding of encoders trained with mean
+            pooling, such as the frozen all-MiniLM-L6-v2 of the CPU recipe).
         data_preprocessor: ``RefSegDataPreProcessor`` config.
         train_cfg: training options:
 
@@ -88,6 +92,7 @@ class ShatterAndGather(BaseSegmentor):
                  entity_discovery: Optional[dict] = None,
                  recon_loss: Optional[dict] = None,
                  embed_dims: int = 512,
+                 text_pooling: str = 'cls',
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -97,6 +102,9 @@ class ShatterAndGather(BaseSegmentor):
         self.text_encoder = MODELS.build(text_encoder)
         self.vis_proj = nn.Linear(self.backbone.embed_dims, embed_dims)
         self.text_proj = nn.Linear(self.text_encoder.embed_dims, embed_dims)
+        if text_pooling not in ('cls', 'mean'):
+            raise ValueError(f"text_pooling must be 'cls' or 'mean', got {text_pooling!r}")
+        self.text_pooling = text_pooling
         self.entity_discovery = None if entity_discovery is None else MODELS.build(
             dict(entity_discovery, embed_dims=embed_dims))
         if (fusion_head is None) != (c3_loss is None) or (c3_loss is None) == (itc_loss is None):
@@ -131,9 +139,12 @@ class ShatterAndGather(BaseSegmentor):
         return self.backbone(imgs)
 
     def encode_text(self, inputs: dict) -> torch.Tensor:
-        """Projected [CLS] feature x^T, (B, D) (not normalised)."""
-        feats, _ = self.text_encoder(inputs['input_ids'], inputs['attention_mask'])
-        return self.text_proj(feats[:, 0])
+        """Projected sentence feature x^T, (B, D) (not normalised)."""
+        feats, mask = self.text_encoder(inputs['input_ids'], inputs['attention_mask'])
+        if self.text_pooling == 'cls':
+            return self.text_proj(feats[:, 0])
+        mask = mask[..., None].to(feats.dtype)
+        return self.text_proj((feats * mask).sum(1) / mask.sum(1).clamp_min(1))
 
     def discover(self,
                  feats: torch.Tensor,
