@@ -70,3 +70,34 @@ def configure_test(cfg: Config,
         cfg.default_hooks['visualization'] = dict(
             type='RefSegVisualizationHook', draw=True, show_dir=show_dir)
     return cfg
+
+
+def build_evaluation_runner(config: str,
+                            checkpoint: str,
+                            cfg_options: Optional[dict] = None,
+                            work_dir: Optional[str] = None,
+                            threads: Optional[int] = None,
+                            **test_options):
+    """A single-process Runner with ``checkpoint`` loaded, for the analysis tools.
+
+    Args:
+        config: config file.
+        checkpoint: checkpoint file.
+        cfg_options: ``--cfg-options`` overrides.
+        work_dir: work dir for logs.
+        threads: torch CPU threads (``SGSEG_THREADS`` by default).
+        **test_options: passed to :func:`configure_test` (``seed``, ``scheme``, ``crf``).
+
+    Returns:
+        tuple: the Runner and its config.
+    """
+    from mmengine.runner import Runner
+
+    from sgseg.utils import load_tool_config, register_all_modules, set_num_threads
+    set_num_threads(threads)
+    register_all_modules(init_default_scope=False)
+    cfg = load_tool_config(config, 'none', cfg_options, work_dir)
+    configure_test(cfg, checkpoint, **test_options)
+    runner = Runner.from_cfg(cfg)
+    runner.load_checkpoint(checkpoint)
+    return runner, cfg

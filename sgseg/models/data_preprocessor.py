@@ -1,6 +1,5 @@
 from typing import Optional, Sequence
 
-import torch
 from mmengine.logging import print_log
 from mmengine.model import ImgDataPreprocessor
 from transformers import AutoTokenizer

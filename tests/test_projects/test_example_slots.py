@@ -1,5 +1,4 @@
 """projects/example_slots: a slot initializer added through custom_imports only."""
-from pathlib import Path
 
 import torch
 from mmengine.config import Config

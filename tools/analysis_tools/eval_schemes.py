@@ -10,11 +10,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-from sgseg.apis import configure_test, evaluate_schemes  # noqa: E402
+from sgseg.apis import build_evaluation_runner, evaluate_schemes  # noqa: E402
 from sgseg.evaluation.summary import format_markdown, format_table  # noqa: E402
-from sgseg.utils import load_tool_config, register_all_modules, set_num_threads  # noqa: E402
 
 ORDER = ('fuse', 'max', 'avg', 'min', 'whole_image', 'centre_ellipse')
 
@@ -34,12 +32,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    set_num_threads(args.threads)
-    register_all_modules(init_default_scope=False)
-    cfg = load_tool_config(args.config, 'none', args.cfg_options, args.work_dir)
-    configure_test(cfg, args.checkpoint, seed=args.seed, scheme='fuse')
-    runner = Runner.from_cfg(cfg)
-    runner.load_checkpoint(args.checkpoint)
+    runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
+                                          args.work_dir, args.threads, seed=args.seed, scheme='fuse')
     results = evaluate_schemes(runner.model, runner.test_dataloader)
     keys = ['mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n']
     rows = [dict(prediction=name, **{k: results[name][k] for k in keys}) for name in ORDER]

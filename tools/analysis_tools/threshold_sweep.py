@@ -10,11 +10,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-from sgseg.apis import configure_test, evaluate_thresholds  # noqa: E402
+from sgseg.apis import build_evaluation_runner, evaluate_thresholds  # noqa: E402
 from sgseg.evaluation.summary import format_markdown, format_table  # noqa: E402
-from sgseg.utils import load_tool_config, register_all_modules, set_num_threads  # noqa: E402
 
 KEYS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n')
 
@@ -36,12 +34,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    set_num_threads(args.threads)
-    register_all_modules(init_default_scope=False)
-    cfg = load_tool_config(args.config, 'none', args.cfg_options, args.work_dir)
-    configure_test(cfg, args.checkpoint, seed=args.seed, crf=args.crf)
-    runner = Runner.from_cfg(cfg)
-    runner.load_checkpoint(args.checkpoint)
+    runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
+                                          args.work_dir, args.threads, seed=args.seed, crf=args.crf)
     results = evaluate_thresholds(runner.model, runner.test_dataloader, args.thresholds)
     rows = [dict(tau=tau, **{k: metrics[k] for k in KEYS}) for tau, metrics in results.items()]
     print(format_table(rows, f'{osp.basename(args.config)} | seed {cfg.model.test_cfg.seed}'))
