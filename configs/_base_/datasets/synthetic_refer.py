@@ -5,7 +5,7 @@
 dataset_type = 'ReferDataset'
 data_root = 'data/synthetic_refer'
 img_prefix = dict(img_path='images')
-img_scale = (96, 96)
+img_scale = (128, 128)
 
 train_pipeline = [
     dict(type='LoadRefImage'),
