@@ -11,8 +11,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 from sgseg.apis import configure_test  # noqa: E402
 from sgseg.evaluation.summary import format_table, summarize_runs  # noqa: E402
-from sgseg.utils import (load_tool_config, register_all_modules,  # noqa: E402
-                         set_num_threads)
+from sgseg.utils import (close_distributed, load_tool_config,  # noqa: E402
+                         register_all_modules, set_num_threads)
 
 
 def parse_args():
@@ -63,6 +63,7 @@ def main():
         rows.append(dict(seed='mean', **{k: v['mean'] for k, v in summary.items()}))
         rows.append(dict(seed='std', **{k: v['std'] for k, v in summary.items()}))
         print_log('\n' + format_table(rows, title), 'current')
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sgseg.utils import (load_tool_config, register_all_modules,  # noqa: E402
+from sgseg.utils import (close_distributed, load_tool_config, register_all_modules,  # noqa: E402
                          set_num_threads)
 
 
@@ -40,6 +40,7 @@ def main():
         cfg.resume = True
     runner = Runner.from_cfg(cfg)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

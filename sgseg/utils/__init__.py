@@ -1,5 +1,5 @@
-from .config import load_tool_config, set_num_threads, setup_work_dir
+from .config import close_distributed, load_tool_config, set_num_threads, setup_work_dir
 from .paths import resolve_model_path
 from .set_env import register_all_modules
 
-__all__ = ['load_tool_config', 'set_num_threads', 'setup_work_dir', 'register_all_modules', 'resolve_model_path']
+__all__ = ['close_distributed', 'load_tool_config', 'set_num_threads', 'setup_work_dir', 'register_all_modules', 'resolve_model_path']

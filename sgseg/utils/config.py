@@ -105,3 +105,15 @@ def init_cpu_distributed(launcher: str, dist_cfg: dict) -> None:
         import datetime
         kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
     dist.init_process_group(backend='gloo', **kwargs)
+
+
+def close_distributed() -> None:
+    """Ends the process group, if any, once a tool's work is done.
+
+    A gloo group left open at interpreter exit can abort the process
+    ("terminate called without an active exception") after the work and its
+    checkpoints are complete, which torchrun then reports as a failed job.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

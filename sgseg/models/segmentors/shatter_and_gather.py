@@ -6,7 +6,6 @@ import mmcv
 import torch
 import torch.nn as nn
 import torch.distributed as dist
-import torch.distributed.nn as dist_nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
@@ -15,6 +14,24 @@ from mmseg.structures import SegDataSample
 from sgseg.registry import MODELS, POSTPROCESSORS
 
 INFERENCE_SCHEMES = ('fuse', 'avg', 'max', 'min')
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """``all_gather`` along dim 0 whose backward sums every rank's gradient of this
+    rank's slice (each rank's loss reaches the other ranks' samples)."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        ctx.rank, ctx.size = dist.get_rank(), tensor.shape[0]
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor)
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.size:(ctx.rank + 1) * ctx.size]
 
 
 def gather_across_ranks(entities: torch.Tensor,
@@ -31,7 +48,7 @@ def gather_across_ranks(entities: torch.Tensor,
     """
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return entities, image_ids, 0
-    all_entities = torch.cat(dist_nn.all_gather(entities), dim=0)
+    all_entities = _GatherWithGrad.apply(entities.contiguous())
     ids = [torch.empty_like(image_ids) for _ in range(dist.get_world_size())]
     dist.all_gather(ids, image_ids)
     return all_entities, torch.cat(ids), dist.get_rank() * entities.shape[0]
