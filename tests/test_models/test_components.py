@@ -104,6 +104,24 @@ def test_fusion_without_text_residual_differs():
     assert not torch.allclose(z_res, z_plain)
 
 
+def test_fusion_attention_temperature_sharpens_a_fuse():
+    torch.manual_seed(0)
+    head = FusionHead(embed_dims=32, num_heads=2, head_dims=16, dropout=0.).eval()
+    ents, text = torch.randn(2, 6, 32), torch.randn(2, 32)
+    _, attn = head(ents, text)
+    sharp = FusionHead(embed_dims=32, num_heads=2, head_dims=16, dropout=0.,
+                       attn_temperature=0.25).eval()
+    sharp.load_state_dict(head.state_dict())
+    _, attn_sharp = sharp(ents, text)
+
+    def entropy(a):
+        return -(a * a.clamp_min(1e-12).log()).sum(-1)
+    assert torch.allclose(attn_sharp.sum(-1), torch.ones(2))
+    assert (entropy(attn_sharp) < entropy(attn)).all()
+    with pytest.raises(ValueError, match='attn_temperature'):
+        FusionHead(embed_dims=32, attn_temperature=0.)
+
+
 def naive_c3(head, ents, text, image_ids=None, mask_same=False):
     """Eq. 8 with a Python loop over (text, image) pairs."""
     B = text.shape[0]

@@ -29,6 +29,8 @@ class FusionHead(nn.Module):
         dropout: dropout on the attention output and in the MLP.
         text_residual: keep the ``x^T +`` residual of the attention (the paper's
             transformer layer); False is an sgseg option.
+        attn_temperature: divides the attention logits over the K entities; below 1
+            sharpens A^fuse (an sgseg option; 1 is the paper's scaled dot product).
     """
 
     def __init__(self,
@@ -37,12 +39,16 @@ class FusionHead(nn.Module):
                  head_dims: int = 256,
                  mlp_ratio: float = 4.,
                  dropout: float = 0.1,
-                 text_residual: bool = True):
+                 text_residual: bool = True,
+                 attn_temperature: float = 1.):
         super().__init__()
+        if attn_temperature <= 0:
+            raise ValueError(f'FusionHead: attn_temperature must be > 0, got {attn_temperature}')
         self.num_heads = num_heads
         self.head_dims = head_dims
         inner = num_heads * head_dims
         self.text_residual = text_residual
+        self.attn_temperature = attn_temperature
         self.norm_query = nn.LayerNorm(embed_dims)
         self.norm_entities = nn.LayerNorm(embed_dims)
         self.to_q = nn.Linear(embed_dims, inner)
@@ -76,7 +82,7 @@ class FusionHead(nn.Module):
         k = self.to_k(ents).reshape(Bi, K, self.num_heads, self.head_dims)
         v = self.to_v(ents).reshape(Bi, K, self.num_heads, self.head_dims)
         q = self.to_q(self.norm_query(text)).reshape(Bt, self.num_heads, self.head_dims)
-        q = q * self.head_dims**-0.5
+        q = q * (self.head_dims**-0.5 / self.attn_temperature)
         if pairwise:
             attn = torch.einsum('ikhd,jhd->ijhk', k, q).softmax(dim=-1)  # Eq. 7
             out = torch.einsum('ijhk,ikhd->ijhd', attn, v).flatten(2)
