@@ -1,0 +1,46 @@
+"""FLOPs per part (tools/analysis_tools/get_flops.py's logic)."""
+import copy
+
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
+
+from sgseg.apis.flops import _Call, component_flops, format_flops
+from tests.test_models.tiny import IMG, TINY_MODEL
+
+
+def tiny_cfg(**model_overrides) -> Config:
+    model = copy.deepcopy(TINY_MODEL)
+    model['backbone']['pretrained'] = False
+    model.update(model_overrides)
+    return Config(dict(model=model))
+
+
+def test_parts_and_ratios_add_up():
+    result = component_flops(tiny_cfg())
+    flops = {name: n for name, _, n in result['rows']}
+    assert set(flops) == {'backbone (ViT)', 'visual projection', 'text encoder + projection',
+                          'entity discovery', 'fusion (A^fuse, z)',
+                          'reconstruction decoder + loss'}
+    assert all(n > 0 for n in flops.values())
+    vit = flops['backbone (ViT)']
+    pair = sum(n for k, n in flops.items() if 'reconstruction' not in k)
+    assert abs(result['inference_ratio'] - pair / vit) < 1e-9
+    assert result['train_forward_ratio'] > result['inference_ratio']
+    table = format_flops(result)
+    assert 'entity discovery' in table and '× ViT' in table
+    without = component_flops(tiny_cfg(recon_loss=None))
+    assert 'reconstruction decoder + loss' not in {name for name, _, _ in without['rows']}
+
+
+def test_fused_attention_is_counted():
+    """mmengine's counter skips scaled_dot_product_attention; sgseg adds Q K^T and A V."""
+    result = component_flops(tiny_cfg())
+    vit = result['rows'][0][2]
+    from sgseg.apis.benchmark import build_benchmark_model
+    model = build_benchmark_model(tiny_cfg()).eval()
+    imgs = torch.zeros(1, 3, IMG, IMG)
+    plain = FlopAnalyzer(_Call(model, lambda x: model.extract_feat(x)[0]), (imgs,))
+    plain.unsupported_ops_warnings(False)
+    # one block, 2 heads of 12 channels over 16 patches + [CLS]: 2 * 17 * 17 * (12 + 12)
+    assert vit - plain.total() == 2 * 17 * 17 * 24
