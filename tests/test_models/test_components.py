@@ -122,6 +122,32 @@ def test_fusion_attention_temperature_sharpens_a_fuse():
         FusionHead(embed_dims=32, attn_temperature=0.)
 
 
+def test_fusion_null_entity_takes_attention_and_keeps_pairwise_equal():
+    torch.manual_seed(0)
+    head = FusionHead(embed_dims=32, num_heads=2, head_dims=16, dropout=0.,
+                      null_entity=True).eval()
+    with torch.no_grad():
+        head.null_key.normal_(0, 3.)
+    ents, text = torch.randn(3, 6, 32), torch.randn(3, 32)
+    z, attn = head(ents, text)
+    total = attn.sum(-1)
+    assert (total < 1 - 1e-3).all() and (total > 0).all()
+    z_pairs, attn_pairs = head(ents, text, pairwise=True)
+    for b in range(3):
+        torch.testing.assert_close(z_pairs[b, b], z[b])
+        torch.testing.assert_close(attn_pairs[b, b], attn[b])
+    # a null key far below every entity's logit changes nothing
+    plain = FusionHead(embed_dims=32, num_heads=2, head_dims=16, dropout=0.).eval()
+    plain.load_state_dict({k: v for k, v in head.state_dict().items() if k != 'null_key'})
+    with torch.no_grad():
+        head.to_q.weight.zero_()
+        head.to_q.bias.fill_(1.)
+        plain.to_q.weight.zero_()
+        plain.to_q.bias.fill_(1.)
+        head.null_key.fill_(-1e3)
+    torch.testing.assert_close(head(ents, text)[1], plain(ents, text)[1])
+
+
 def naive_c3(head, ents, text, image_ids=None, mask_same=False):
     """Eq. 8 with a Python loop over (text, image) pairs."""
     B = text.shape[0]

@@ -31,6 +31,11 @@ class FusionHead(nn.Module):
             transformer layer); False is an sgseg option.
         attn_temperature: divides the attention logits over the K entities; below 1
             sharpens A^fuse (an sgseg option; 1 is the paper's scaled dot product).
+        null_entity: add a learned key with a zero value that every head may attend
+            to instead of an entity (an sgseg option, off in the paper). A head with
+            nothing to read from the image otherwise parks its attention on some
+            entity, usually the background, which then leaks into the mask. A^fuse
+            stays the attention over the K entities (it sums to at most 1).
     """
 
     def __init__(self,
@@ -40,7 +45,8 @@ class FusionHead(nn.Module):
                  mlp_ratio: float = 4.,
                  dropout: float = 0.1,
                  text_residual: bool = True,
-                 attn_temperature: float = 1.):
+                 attn_temperature: float = 1.,
+                 null_entity: bool = False):
         super().__init__()
         if attn_temperature <= 0:
             raise ValueError(f'FusionHead: attn_temperature must be > 0, got {attn_temperature}')
@@ -55,6 +61,7 @@ class FusionHead(nn.Module):
         self.to_k = nn.Linear(embed_dims, inner)
         self.to_v = nn.Linear(embed_dims, inner)
         self.to_out = nn.Linear(inner, embed_dims)
+        self.null_key = nn.Parameter(torch.zeros(num_heads, head_dims)) if null_entity else None
         self.drop = nn.Dropout(dropout)
         self.ffn = FeedForward(embed_dims, mlp_ratio, dropout)
 
@@ -84,11 +91,11 @@ class FusionHead(nn.Module):
         q = self.to_q(self.norm_query(text)).reshape(Bt, self.num_heads, self.head_dims)
         q = q * (self.head_dims**-0.5 / self.attn_temperature)
         if pairwise:
-            attn = torch.einsum('ikhd,jhd->ijhk', k, q).softmax(dim=-1)  # Eq. 7
+            attn = self._softmax(torch.einsum('ikhd,jhd->ijhk', k, q), q)  # Eq. 7
             out = torch.einsum('ijhk,ikhd->ijhd', attn, v).flatten(2)
             query = text[None].expand(Bi, Bt, -1)
         else:
-            attn = torch.einsum('bkhd,bhd->bhk', k, q).softmax(dim=-1)
+            attn = self._softmax(torch.einsum('bkhd,bhd->bhk', k, q), q)
             out = torch.einsum('bhk,bkhd->bhd', attn, v).flatten(1)
             query = text
         out = self.drop(self.to_out(out))
@@ -97,3 +104,15 @@ class FusionHead(nn.Module):
         out = out + self.ffn(out)
         z = F.normalize(out, dim=-1)  # Eq. 6
         return z, attn.mean(dim=-2)
+
+    def _softmax(self, logits: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """Attention over the K entities from logits (..., H, K) of queries (B_t, H, d).
+
+        With the null entity its logit joins the softmax and is dropped afterwards
+        (its value is zero, so it adds nothing to the output).
+        """
+        if self.null_key is None:
+            return logits.softmax(dim=-1)
+        null = (q * self.null_key).sum(-1)  # (B_t, H)
+        null = null.expand(logits.shape[:-1])[..., None]
+        return torch.cat([logits, null], dim=-1).softmax(dim=-1)[..., :-1]
