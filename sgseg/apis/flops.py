@@ -44,19 +44,21 @@ def _count(owner: nn.Module, fn, *inputs) -> int:
     return int(analyzer.total())
 
 
-def component_flops(cfg: Config, text_length: int = 0) -> Dict[str, object]:
+def component_flops(cfg: Config, text_length: int = 0,
+                    batch_size: int = 32) -> Dict[str, object]:
     """FLOPs per image, per sentence and per (image, sentence) pair.
 
     Args:
         cfg: A model config (weights are random; a missing text encoder folder is
             replaced as in :func:`build_benchmark_model`).
         text_length: tokens per sentence; 0 tokenises the benchmark's sentence.
+        batch_size: B of a training step, whose C^3 fuses each image with B texts.
 
     Returns:
         dict: ``rows`` as (part, what it is counted per, FLOPs) and the ratios
         ``inference_ratio`` (one pair against the ViT) and ``train_forward_ratio``
-        (forward of the parts a training step runs per image, against the ViT,
-        without the B x B fusion).
+        (the forward a training step runs per image, B fusions included, against the
+        ViT's forward).
     """
     model = build_benchmark_model(cfg).eval()
     model.text_encoder.cache_features = False  # count the encoder, not a cache lookup
@@ -89,8 +91,9 @@ def component_flops(cfg: Config, text_length: int = 0) -> Dict[str, object]:
     flops = {name: n for name, _, n in rows}
     vit = flops['backbone (ViT)']
     per_pair = sum(n for name, _, n in rows if 'reconstruction' not in name)
-    per_image_train = sum(n for name, _, n in rows if name != 'fusion (A^fuse, z)')
-    return dict(rows=rows, img_size=size, grid=list(grid),
+    fusion = flops['fusion (A^fuse, z)']
+    per_image_train = sum(n for _, _, n in rows) + (batch_size - 1) * fusion
+    return dict(rows=rows, img_size=size, grid=list(grid), batch_size=batch_size,
                 inference_ratio=per_pair / vit,
                 train_forward_ratio=per_image_train / vit)
 
@@ -103,6 +106,7 @@ def format_flops(result: Dict[str, object]) -> str:
         lines.append(f'| {name} | {per} | {n / 1e9:.3f} | {n / vit:.3f} |')
     lines.append('')
     lines.append(f"inference per (image, sentence) pair: {result['inference_ratio']:.3f} × ViT")
-    lines.append('training forward per image (without the B×B fusion): '
+    lines.append(f"training forward per image (B = {result['batch_size']}: one image, "
+                 f"one sentence, {result['batch_size']} fusions): "
                  f"{result['train_forward_ratio']:.3f} × ViT")
     return '\n'.join(lines)

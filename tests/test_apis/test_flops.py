@@ -26,7 +26,8 @@ def test_parts_and_ratios_add_up():
     vit = flops['backbone (ViT)']
     pair = sum(n for k, n in flops.items() if 'reconstruction' not in k)
     assert abs(result['inference_ratio'] - pair / vit) < 1e-9
-    assert result['train_forward_ratio'] > result['inference_ratio']
+    train = sum(flops.values()) + 31 * flops['fusion (A^fuse, z)']
+    assert abs(result['train_forward_ratio'] - train / vit) < 1e-9
     table = format_flops(result)
     assert 'entity discovery' in table and '× ViT' in table
     without = component_flops(tiny_cfg(recon_loss=None))

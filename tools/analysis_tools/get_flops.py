@@ -18,13 +18,15 @@ def main():
     parser.add_argument('config')
     parser.add_argument('--text-length', type=int, default=0,
                         help='tokens per sentence (default: a 14-token benchmark sentence)')
+    parser.add_argument('--batch-size', type=int, default=32,
+                        help='training batch (each image is fused with B sentences)')
     parser.add_argument('--out', help='also write the table (markdown) here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    table = format_flops(component_flops(cfg, args.text_length))
+    table = format_flops(component_flops(cfg, args.text_length, args.batch_size))
     print(f'{args.config} (random weights)\n{table}')
     if args.out:
         with open(args.out, 'w') as f:
