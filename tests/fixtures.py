@@ -4,16 +4,24 @@
 ``refs(umd).p`` over three small images; ``write_phrasecut_dataset`` writes PhraseCut
 task lists and ``image_data_split3000.json`` over two images. Both return the paths
 and the number of samples per split, so a test can check counts without re-deriving
-them.
+them. ``free_port`` gives a free local TCP port for tests that start process groups.
 """
 import json
 import pickle
+import socket
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
 from PIL import Image
+
+def free_port() -> str:
+    """A free TCP port on 127.0.0.1, as a string for environment variables."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
 
 # (image_id, file name, width, height)
 REFER_IMAGES: List[Tuple[int, str, int, int]] = [

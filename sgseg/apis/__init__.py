@@ -7,6 +7,6 @@ from .threshold_sweep import evaluate_thresholds
 
 __all__ = [
     'ABLATION_METRICS', 'RefSegInferencer', 'RefSegPrediction', 'ablated_config',
-    'build_evaluation_runner', 'config_diff', 'configure_test', 'ensure_writable_dir', 'evaluate_schemes', 'evaluate_thresholds', 'paper_ablations',
-    'run_ablations', 'write_report'
+    'build_evaluation_runner', 'config_diff', 'configure_test', 'ensure_writable_dir',
+    'evaluate_schemes', 'evaluate_thresholds', 'paper_ablations', 'run_ablations', 'write_report'
 ]

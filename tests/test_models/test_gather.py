@@ -1,22 +1,16 @@
 """The cross-rank gather of entities: values and gradients match one process."""
 import os
-import socket
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from sgseg.models.segmentors.shatter_and_gather import gather_across_ranks
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+from tests.fixtures import free_port
 
 
 def _worker(rank, world, port, entities, weights, out_dir):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=port)
     dist.init_process_group('gloo', rank=rank, world_size=world)
     try:
         b = entities.shape[0] // world
@@ -35,7 +29,7 @@ def test_gather_matches_single_process_values_and_gradients(tmp_path):
     world, b = 2, 3
     entities = torch.randn(world * b, 4, 5)
     weights = torch.randn(world, world * b, 4, 5)
-    mp.spawn(_worker, args=(world, _free_port(), entities, weights, str(tmp_path)),
+    mp.spawn(_worker, args=(world, free_port(), entities, weights, str(tmp_path)),
              nprocs=world)
     results = [torch.load(tmp_path / f'rank{r}.pt') for r in range(world)]
     # the gradient of the summed loss of all ranks, in one process

@@ -3,11 +3,11 @@ through a fake srun."""
 import json
 import os
 import re
-import socket
 import stat
 
 import torch
 
+from tests.fixtures import free_port
 from tests.test_reliability.conftest import write_config
 from .conftest import run_tool
 
@@ -15,12 +15,6 @@ TRACE = """
 custom_imports = dict(imports=['tests.test_reliability.trace_hook'], allow_failed_imports=False)
 custom_hooks = [dict(type='TraceHook', out='{out}')]
 """
-
-
-def free_port() -> str:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
 
 
 def traces(path_tmpl, rank):

@@ -33,7 +33,8 @@ def parse_args():
 def main():
     args = parse_args()
     runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
-                                          args.work_dir, args.threads, seed=args.seed, scheme='fuse')
+                                          args.work_dir, args.threads, seed=args.seed,
+                                          scheme='fuse')
     results = evaluate_schemes(runner.model, runner.test_dataloader)
     keys = ['mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n']
     rows = [dict(prediction=name, **{k: results[name][k] for k in keys}) for name in ORDER]

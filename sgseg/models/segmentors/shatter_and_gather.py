@@ -16,6 +16,13 @@ from sgseg.registry import MODELS, POSTPROCESSORS
 INFERENCE_SCHEMES = ('fuse', 'avg', 'max', 'min')
 
 
+def _all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``tensor`` concatenated along dim 0, in rank order (no gradient)."""
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor)
+    return torch.cat(parts, dim=0)
+
+
 class _GatherWithGrad(torch.autograd.Function):
     """``all_gather`` along dim 0 whose backward sums every rank's gradient of this
     rank's slice (each rank's loss reaches the other ranks' samples)."""
@@ -23,9 +30,7 @@ class _GatherWithGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
         ctx.rank, ctx.size = dist.get_rank(), tensor.shape[0]
-        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, tensor)
-        return torch.cat(parts, dim=0)
+        return _all_gather_cat(tensor)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
@@ -49,9 +54,8 @@ def gather_across_ranks(entities: torch.Tensor,
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return entities, image_ids, 0
     all_entities = _GatherWithGrad.apply(entities.contiguous())
-    ids = [torch.empty_like(image_ids) for _ in range(dist.get_world_size())]
-    dist.all_gather(ids, image_ids)
-    return all_entities, torch.cat(ids), dist.get_rank() * entities.shape[0]
+    all_ids = _all_gather_cat(image_ids.contiguous())
+    return all_entities, all_ids, dist.get_rank() * entities.shape[0]
 
 
 @MODELS.register_module()
