@@ -14,6 +14,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -183,6 +184,52 @@ def _test_metrics(test_dir: str) -> Dict[str, float]:
     return {k: float(metrics[k]) for k in ABLATION_METRICS}
 
 
+def _run_one(name: str, seed: int, cfg: Config, work_dir: str, threads: int,
+             schemes: bool) -> Dict[str, Any]:
+    """Trains and tests one (ablation, seed) in ``work_dir/<name>/seed<seed>/``.
+
+    A run whose ``result.json`` was written for the very same config is not repeated:
+    an interrupted sweep restarts where it stopped.
+    """
+    run_dir = osp.join(work_dir, name, f'seed{seed}')
+    os.makedirs(run_dir, exist_ok=True)
+    cfg = copy.deepcopy(cfg)
+    cfg.randomness = dict(seed=seed)
+    cfg.model.setdefault('test_cfg', {})['seed'] = seed
+    config_text = cfg.pretty_text
+    result_file = osp.join(run_dir, 'result.json')
+    if osp.isfile(result_file):
+        with open(result_file) as f:
+            done = json.load(f)
+        if done.get('config') == config_text and (done.get('schemes') or not schemes):
+            return done['result']
+    config_file = osp.join(run_dir, 'config.py')
+    cfg.dump(config_file)
+    log = osp.join(run_dir, 'run.log')
+    _run_tool(['tools/train.py', config_file, '--work-dir', run_dir], threads, log)
+    with open(osp.join(run_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    test_dir = osp.join(run_dir, 'test')
+    if schemes:
+        table = osp.join(run_dir, 'schemes.md')
+        _run_tool(['tools/analysis_tools/eval_schemes.py', config_file, checkpoint,
+                   '--work-dir', test_dir, '--out', table], threads, log)
+        with open(osp.splitext(table)[0] + '.json') as f:
+            by_scheme = json.load(f)
+        result = dict(seed=seed, **{k: float(by_scheme['fuse'][k]) for k in ABLATION_METRICS},
+                      schemes={s: {k: float(m[k]) for k in ABLATION_METRICS}
+                               for s, m in by_scheme.items()})
+    else:
+        _run_tool(['tools/test.py', config_file, checkpoint, '--work-dir', test_dir],
+                  threads, log)
+        result = dict(seed=seed, **_test_metrics(test_dir))
+    tmp = result_file + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(dict(config=config_text, schemes=schemes, result=result), f, indent=1)
+    os.replace(tmp, result_file)
+    return result
+
+
 def run_ablations(names: Sequence[str],
                   base_config: str,
                   work_dir: str,
@@ -190,13 +237,16 @@ def run_ablations(names: Sequence[str],
                   max_iters: Optional[int] = None,
                   config_dir: str = 'configs',
                   cfg_options: Optional[dict] = None,
-                  threads: int = 1) -> Dict[str, Dict[str, Any]]:
+                  threads: int = 1,
+                  jobs: int = 1,
+                  schemes: bool = False) -> Dict[str, Dict[str, Any]]:
     """Trains and tests each ablation of ``names`` on ``base_config`` for every seed.
 
     ``'baseline'`` is the base config itself; any other name is a paper ablation
     (:func:`paper_ablations`). Each run trains with ``randomness.seed`` and evaluates
     with the slot seed ``model.test_cfg.seed`` set to the same seed, in
-    ``work_dir/<name>/seed<seed>/`` (config, log, checkpoint, test metrics).
+    ``work_dir/<name>/seed<seed>/`` (config, log, checkpoint, test metrics,
+    ``result.json``); a finished run of the same config is reused.
 
     Args:
         names: ablations to run.
@@ -207,6 +257,10 @@ def run_ablations(names: Sequence[str],
         config_dir: where the recipes and ``ablations/`` live.
         cfg_options: overrides of the base config for every run.
         threads: torch CPU threads of each run.
+        jobs: runs trained at the same time (each with ``threads`` threads).
+        schemes: also evaluate every inference scheme of Table 4b and the trivial
+            baselines (``tools/analysis_tools/eval_schemes.py``); they are reported as
+            extra entries ``'<name> [<scheme>]'``.
 
     Returns:
         dict: ``{name: dict(overrides, runs, summary)}``: the applied overrides, the
@@ -220,7 +274,7 @@ def run_ablations(names: Sequence[str],
     base = Config.fromfile(base_config)
     if cfg_options:
         base.merge_from_dict(cfg_options)
-    results = {}
+    configs = {}
     for name in names:
         if name == 'baseline':
             cfg, applied = copy.deepcopy(base), {}
@@ -229,25 +283,24 @@ def run_ablations(names: Sequence[str],
             cfg, applied = ablated_config(base, available[name]['overrides'], recipe)
         if max_iters is not None:
             fit_schedule(cfg, max_iters)
-        runs = []
-        for seed in seeds:
-            run_dir = osp.join(work_dir, name, f'seed{seed}')
-            os.makedirs(run_dir, exist_ok=True)
-            cfg.randomness = dict(seed=seed)
-            cfg.model.setdefault('test_cfg', {})['seed'] = seed
-            config_file = osp.join(run_dir, 'config.py')
-            cfg.dump(config_file)
-            log = osp.join(run_dir, 'run.log')
-            _run_tool(['tools/train.py', config_file, '--work-dir', run_dir], threads, log)
-            with open(osp.join(run_dir, 'last_checkpoint')) as f:
-                checkpoint = f.read().strip()
-            test_dir = osp.join(run_dir, 'test')
-            _run_tool(['tools/test.py', config_file, checkpoint, '--work-dir', test_dir],
-                      threads, log)
-            runs.append(dict(seed=seed, **_test_metrics(test_dir)))
-        results[name] = dict(overrides=applied, runs=runs,
-                             summary=summarize_runs([{k: r[k] for k in ABLATION_METRICS}
-                                                     for r in runs]))
+        configs[name] = (cfg, applied)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {(name, seed): pool.submit(_run_one, name, seed, configs[name][0],
+                                             work_dir, threads, schemes)
+                   for name in names for seed in seeds}
+        runs = {key: future.result() for key, future in futures.items()}
+    results = {}
+    for name in names:
+        name_runs = [runs[(name, seed)] for seed in seeds]
+        entries = [(name, [{k: r[k] for k in ABLATION_METRICS} for r in name_runs])]
+        if schemes:
+            entries += [(f'{name} [{scheme}]', [r['schemes'][scheme] for r in name_runs])
+                        for scheme in name_runs[0]['schemes'] if scheme != 'fuse']
+        for entry, metrics in entries:
+            results[entry] = dict(
+                overrides=configs[name][1],
+                runs=[dict(seed=seed, **m) for seed, m in zip(seeds, metrics)],
+                summary=summarize_runs(metrics))
     return results
 
 

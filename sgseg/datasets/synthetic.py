@@ -992,6 +992,31 @@ def _write_readme(path: Path, stats: dict[str, Any]) -> None:
     path.write_text('\n'.join(lines))
 
 
+def parse_family_weights(items: Sequence[str]) -> dict[str, float]:
+    """``['relation=0.2', 'attributes=0.5']`` as ``{'relation': 0.2, ...}``.
+
+    Raises:
+        ValueError: naming the item that is not ``FAMILY=WEIGHT`` with a known family
+            and a non-negative number, or when every weight is zero.
+    """
+    weights = {}
+    for item in items:
+        family, _, value = item.partition('=')
+        if family not in _FAMILY_WEIGHTS:
+            raise ValueError(f'--family-weights {item!r}: the family must be one of '
+                             f'{", ".join(_FAMILY_WEIGHTS)}')
+        try:
+            weights[family] = float(value)
+        except ValueError:
+            raise ValueError(f'--family-weights {item!r}: expected FAMILY=WEIGHT with a '
+                             'number') from None
+        if not weights[family] >= 0:
+            raise ValueError(f'--family-weights {item!r}: a weight cannot be negative')
+    if not sum(weights.values()) > 0:
+        raise ValueError(f'--family-weights {" ".join(items)}: some weight must be > 0')
+    return weights
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command-line entry point; see ``--help``.
 
@@ -1010,10 +1035,16 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     parser.add_argument('--num-test', type=int, default=150,
                         help='images of each of testA and testB')
     parser.add_argument('--image-size', type=int, default=128)
+    parser.add_argument('--family-weights', nargs='+', metavar='FAMILY=WEIGHT',
+                        help='sampling weights of the sentence families, e.g. '
+                             'relation=0.2 attributes=0.5 (default: '
+                             + ' '.join(f'{k}={v}' for k, v in _FAMILY_WEIGHTS.items())
+                             + '; a family left out is not used)')
     args = parser.parse_args(argv)
+    weights = parse_family_weights(args.family_weights) if args.family_weights else None
     start = time.perf_counter()
     stats = make_synthetic_refer(args.out, args.num_train, args.num_val, args.num_test,
-                                 args.image_size, args.seed)
+                                 args.image_size, args.seed, family_weights=weights)
     fn = stats['batch_false_negative_rate']
     print(f"wrote {stats['num_images']} images, "
           f"{sum(v['sentences'] for v in stats['splits'].values())} sentences to "

@@ -238,3 +238,17 @@ def test_family_weights_select_sentence_kinds():
                 assert (expr.target.hpos, expr.target.vpos) != (None, None)
                 positions += 1
     assert relations > 10 and positions > 10
+
+
+def test_family_weights_from_the_command_line(tmp_path):
+    assert synthetic.parse_family_weights(['relation=0.3', 'attributes=1']) == {
+        'relation': 0.3, 'attributes': 1.0}
+    for bad, words in ((['colour=1'], 'must be one of'), (['relation'], 'FAMILY=WEIGHT'),
+                       (['relation=-1'], 'negative'), (['short=0'], 'must be > 0')):
+        with pytest.raises(ValueError, match=words):
+            synthetic.parse_family_weights(bad)
+    stats = synthetic.main(['--out', str(tmp_path), '--num-train', '4', '--num-val', '2',
+                            '--num-test', '1', '--image-size', '64',
+                            '--family-weights', 'attributes=1'])
+    assert stats['family_weights'] == {'attributes': 1.0}
+    assert set(k for k, v in stats['sentence_families'].items() if v) == {'attributes'}

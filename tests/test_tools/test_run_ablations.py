@@ -35,10 +35,10 @@ def test_run_ablations_and_threshold_sweep(tmp_path, tiny_synthetic):
     work = tmp_path / 'ablations'
     run_tool('tools/analysis_tools/run_ablations.py', 'baseline', 'no-interaction',
              '--config', str(config), '--seeds', '3', '--max-iters', '10',
-             '--work-dir', str(work), timeout=600)
+             '--work-dir', str(work), '--jobs', '2', '--schemes', timeout=600)
     table = (work / 'ablations.md').read_text()
-    rows = [r for r in table.splitlines() if r.startswith('| baseline') or
-            r.startswith('| no-interaction')]
+    rows = [r for r in table.splitlines() if r.startswith('| baseline |') or
+            r.startswith('| no-interaction |')]
     assert len(rows) == 2 and '±' in rows[0]
     assert 'model.entity_discovery.use_interaction=False' in rows[1]
     results = json.loads((work / 'ablations.json').read_text())
@@ -51,6 +51,17 @@ def test_run_ablations_and_threshold_sweep(tmp_path, tiny_synthetic):
         assert cfg.model.test_cfg.seed == 3
         assert cfg.model.entity_discovery.get('use_interaction', True) is (name == 'baseline')
         assert (work / name / 'seed3' / 'iter_10.pth').is_file()
+        schemes = {s: results[f'{name} [{s}]']['runs'][0] for s in ('min', 'whole_image')}
+        assert schemes['whole_image']['mIoU'] > 0 and schemes['min']['seed'] == 3
+    # A second sweep with one more seed reuses the finished runs and trains only the new.
+    checkpoint = work / 'baseline' / 'seed3' / 'iter_10.pth'
+    mtime = checkpoint.stat().st_mtime_ns
+    run_tool('tools/analysis_tools/run_ablations.py', 'baseline', '--config', str(config),
+             '--seeds', '3', '4', '--max-iters', '10', '--work-dir', str(work), timeout=600)
+    assert checkpoint.stat().st_mtime_ns == mtime
+    rerun = json.loads((work / 'ablations.json').read_text())['baseline']['runs']
+    assert [r['seed'] for r in rerun] == [3, 4]
+    assert rerun[0]['mIoU'] == results['baseline']['runs'][0]['mIoU']
 
     # tau sweep from one pass: its tau = 0.5 row is the run's own test result
     seed_dir = work / 'baseline' / 'seed3'

@@ -6,7 +6,7 @@ applied to --config (by default the CPU-sized synthetic config); 'baseline' is
 <work-dir>/ablations.json (every run).
 
 python tools/analysis_tools/run_ablations.py baseline no-interaction iters-1 \
-    --seeds 0 1 2 --max-iters 1500 --work-dir work_dirs/ablations
+    --seeds 0 1 2 --max-iters 1500 --work-dir work_dirs/ablations --jobs 2 --schemes
 python tools/analysis_tools/run_ablations.py --list
 """
 import argparse
@@ -31,6 +31,11 @@ def parse_args():
     parser.add_argument('--max-iters', type=int, help='shorten training to this many iters')
     parser.add_argument('--work-dir', default='work_dirs/ablations')
     parser.add_argument('--threads', type=int, default=1, help='torch threads per run')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs at the same time (e.g. 2 one-thread runs on 2 cores)')
+    parser.add_argument('--schemes', action='store_true',
+                        help='also report the min / max / avg schemes and the trivial '
+                             'baselines of every run (Table 4b)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override keys of the base config for every run')
     return parser.parse_args()
@@ -45,7 +50,7 @@ def main():
         return
     results = run_ablations(args.names, args.config, args.work_dir, seeds=args.seeds,
                             max_iters=args.max_iters, cfg_options=args.cfg_options,
-                            threads=args.threads)
+                            threads=args.threads, jobs=args.jobs, schemes=args.schemes)
     title = (f'{osp.basename(args.config)}: {args.max_iters or "full"} iterations, '
              f'seeds {" ".join(map(str, args.seeds))}')
     print(write_report(results, osp.join(args.work_dir, 'ablations.md'),
