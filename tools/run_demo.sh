@@ -15,7 +15,8 @@ WORK=${WORK_DIR:-work_dirs/sg_vittiny_synthetic}
 T0=$(date +%s)
 step() { printf '\n=== [demo %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 
-if [ ! -f "$DATA/refs(unc).p" ]; then
+if ! $PY -c "import sys; from sgseg.datasets.synthetic import is_current; \
+sys.exit(0 if is_current(sys.argv[1]) else 1)" "$DATA"; then
     step "generating the synthetic referring dataset in $DATA"
     $PY tools/dataset_converters/make_synthetic_refer.py --out "$DATA" --seed 0
 else
@@ -30,6 +31,10 @@ step "evaluating $CKPT on val (overlays in $WORK/overlays)"
 $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" --show-dir "$WORK/overlays" \
     --out "$WORK/val_results.jsonl"
 
+step "val results by sentence family"
+$PY tools/analysis_tools/results_by_family.py "$WORK/val_results.jsonl" \
+    --out "$WORK/families.md"
+
 step "loss curve"
 $PY tools/analysis_tools/plot_curves.py "$WORK" --out "$WORK/loss_curve.png"
 
@@ -37,4 +42,4 @@ step "inference schemes and trivial baselines on the same val set"
 $PY tools/analysis_tools/eval_schemes.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
     --out "$WORK/schemes.md"
 
-step "done: $WORK/{loss_curve.png,overlays/,schemes.md,val_results.jsonl}"
+step "done: $WORK/{loss_curve.png,overlays/,schemes.md,families.md,val_results.jsonl}"

@@ -252,3 +252,30 @@ def test_family_weights_from_the_command_line(tmp_path):
                             '--family-weights', 'attributes=1'])
     assert stats['family_weights'] == {'attributes': 1.0}
     assert set(k for k, v in stats['sentence_families'].items() if v) == {'attributes'}
+
+
+def test_results_by_family():
+    rows = [dict(text='the small red star left of the blue circle', iou=0.2, pointm_hit=False),
+            dict(text='The big striped green square on the left.', iou=0.6, pointm_hit=True),
+            dict(text='the blue circle above the red star', iou=0.4, pointm_hit=True)]
+    table = {r['family']: r for r in synthetic.results_by_family(rows)}
+    assert list(table) == ['relation', 'position', 'all']
+    assert table['relation']['n'] == 2 and table['relation']['mIoU'] == pytest.approx(30)
+    assert table['relation']['PointM'] == pytest.approx(50)
+    assert table['position']['mIoU'] == pytest.approx(60)
+    assert table['all']['n'] == 3 and table['all']['mIoU'] == pytest.approx(40)
+    with pytest.raises(KeyError, match='row 0'):
+        synthetic.results_by_family([dict(text='the red star')])
+
+
+def test_is_current(tmp_path, dataset):
+    assert synthetic.is_current(dataset['root'])
+    assert not synthetic.is_current(tmp_path)
+    for name in ('refs(unc).p', 'stats.json'):
+        (tmp_path / name).write_bytes((dataset['root'] / name).read_bytes())
+    assert synthetic.is_current(tmp_path)
+    stats = json.loads((tmp_path / 'stats.json').read_text())
+    (tmp_path / 'stats.json').write_text(json.dumps(dict(stats, generator_version='0.9')))
+    assert not synthetic.is_current(tmp_path)
+    (tmp_path / 'stats.json').write_text('{not json')
+    assert not synthetic.is_current(tmp_path)

@@ -1,0 +1,38 @@
+"""mIoU and PointM per sentence family of the synthetic dataset, from tools/test.py --out.
+
+python tools/analysis_tools/results_by_family.py work_dirs/x/val_results.jsonl [--out t.md]
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from sgseg.datasets.synthetic import results_by_family  # noqa: E402
+from sgseg.evaluation.summary import format_markdown, format_table  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('results', help='JSON lines written by tools/test.py --out')
+    parser.add_argument('--out', help='also write the table (markdown) here')
+    args = parser.parse_args()
+    with open(args.results) as f:
+        results = []
+        for number, line in enumerate(f, 1):
+            try:
+                results.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise SystemExit(f'{args.results}:{number}: not JSON ({error})')
+    if not results:
+        raise SystemExit(f'{args.results} holds no results')
+    rows = results_by_family(results)
+    print(format_table(rows, f'{args.results} by sentence family'))
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(format_markdown(rows))
+
+
+if __name__ == '__main__':
+    main()
