@@ -1,4 +1,4 @@
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from prettytable import PrettyTable
@@ -37,3 +37,13 @@ def format_markdown(rows: List[Dict[str, object]]) -> str:
         lines.append('| ' + ' | '.join(f'{v:.2f}' if isinstance(v, float) else str(v)
                                         for v in row.values()) + ' |')
     return '\n'.join(lines) + '\n'
+
+
+def report_table(rows: List[Dict[str, object]], title: str = '',
+                 out: Optional[str] = None, footer: str = '') -> None:
+    """Prints ``rows`` as a plain-text table and, with ``out``, writes them there as
+    markdown (followed by ``footer``)."""
+    print(format_table(rows, title))
+    if out:
+        with open(out, 'w') as f:
+            f.write(format_markdown(rows) + footer)

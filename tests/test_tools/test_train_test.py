@@ -45,3 +45,9 @@ def test_train_checkpoint_resume_and_test(tmp_path, tiny_synthetic):
     fuse_miou = float(fuse_row.split('|')[2])
     test_miou = sum(r['iou'] for r in lines) / len(lines) * 100
     assert abs(fuse_miou - test_miou) < 0.006  # the table rounds to 2 decimals
+
+    families = tmp_path / 'families.md'
+    run_tool('tools/analysis_tools/results_by_family.py', str(out), '--out', str(families))
+    all_row = next(r for r in families.read_text().splitlines() if r.startswith('| all |'))
+    assert int(all_row.split('|')[2]) == n_val
+    assert abs(float(all_row.split('|')[3]) - test_miou) < 0.006

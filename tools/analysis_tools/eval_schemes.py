@@ -12,7 +12,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmengine.config import DictAction  # noqa: E402
 
 from sgseg.apis import build_evaluation_runner, evaluate_schemes  # noqa: E402
-from sgseg.evaluation.summary import format_markdown, format_table  # noqa: E402
+from sgseg.evaluation.summary import report_table  # noqa: E402
 
 ORDER = ('fuse', 'max', 'avg', 'min', 'whole_image', 'centre_ellipse')
 
@@ -39,13 +39,10 @@ def main():
     keys = ['mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n']
     rows = [dict(prediction=name, **{k: results[name][k] for k in keys}) for name in ORDER]
     grounding = results['fuse']['mIoU'] - results['min']['mIoU']
-    table = format_table(rows, f'{osp.basename(args.config)} | seed '
-                         f"{cfg.model.test_cfg.seed} | fuse - min mIoU = {grounding:.2f}")
-    print(table)
+    report_table(rows, f'{osp.basename(args.config)} | seed {cfg.model.test_cfg.seed} | '
+                 f'fuse - min mIoU = {grounding:.2f}', args.out,
+                 footer=f'\nfuse - min mIoU: {grounding:.2f}\n')
     if args.out:
-        with open(args.out, 'w') as f:
-            f.write(format_markdown(rows))
-            f.write(f'\nfuse - min mIoU: {grounding:.2f}\n')
         with open(osp.splitext(args.out)[0] + '.json', 'w') as f:
             json.dump(results, f, indent=1)
 

@@ -10,7 +10,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from sgseg.datasets.synthetic import results_by_family  # noqa: E402
-from sgseg.evaluation.summary import format_markdown, format_table  # noqa: E402
+from sgseg.evaluation.summary import report_table  # noqa: E402
 
 
 def main():
@@ -28,10 +28,7 @@ def main():
     if not results:
         raise SystemExit(f'{args.results} holds no results')
     rows = results_by_family(results)
-    print(format_table(rows, f'{args.results} by sentence family'))
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(format_markdown(rows))
+    report_table(rows, f'{args.results} by sentence family', args.out)
 
 
 if __name__ == '__main__':

@@ -12,7 +12,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmengine.config import DictAction  # noqa: E402
 
 from sgseg.apis import build_evaluation_runner, evaluate_thresholds  # noqa: E402
-from sgseg.evaluation.summary import format_markdown, format_table  # noqa: E402
+from sgseg.evaluation.summary import report_table  # noqa: E402
 
 KEYS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n')
 
@@ -38,10 +38,8 @@ def main():
                                           args.work_dir, args.threads, seed=args.seed, crf=args.crf)
     results = evaluate_thresholds(runner.model, runner.test_dataloader, args.thresholds)
     rows = [dict(tau=tau, **{k: metrics[k] for k in KEYS}) for tau, metrics in results.items()]
-    print(format_table(rows, f'{osp.basename(args.config)} | seed {cfg.model.test_cfg.seed}'))
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(format_markdown(rows))
+    report_table(rows, f'{osp.basename(args.config)} | seed {cfg.model.test_cfg.seed}',
+                 args.out)
 
 
 if __name__ == '__main__':
