@@ -24,6 +24,7 @@ from sgseg.evaluation.summary import format_markdown, summarize_runs
 ABLATION_METRICS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM')
 # Keys an ablation may change; datasets, schedules and runtime belong to the base.
 DIFF_KEYS = ('model', 'model_wrapper_cfg')
+TEXT_FREE_BASELINES = ('whole_image', 'centre_ellipse')
 _MISSING = object()
 
 
@@ -294,8 +295,10 @@ def run_ablations(names: Sequence[str],
         name_runs = [runs[(name, seed)] for seed in seeds]
         entries = [(name, [{k: r[k] for k in ABLATION_METRICS} for r in name_runs])]
         if schemes:
+            # The text-independent baselines do not depend on the model: listed once.
             entries += [(f'{name} [{scheme}]', [r['schemes'][scheme] for r in name_runs])
-                        for scheme in name_runs[0]['schemes'] if scheme != 'fuse']
+                        for scheme in name_runs[0]['schemes'] if scheme != 'fuse'
+                        and (scheme not in TEXT_FREE_BASELINES or name == names[0])]
         for entry, metrics in entries:
             results[entry] = dict(
                 overrides=configs[name][1],
