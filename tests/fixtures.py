@@ -16,6 +16,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from PIL import Image
 
+
 def free_port() -> str:
     """A free TCP port on 127.0.0.1, as a string for environment variables."""
     with socket.socket() as s:

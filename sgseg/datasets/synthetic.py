@@ -959,14 +959,11 @@ def results_by_family(results: Sequence[dict]) -> list[dict[str, Any]]:
         if missing:
             raise KeyError(f'result row {index} has no {missing}')
         groups.setdefault(sentence_family(row['text']), []).append(row)
-    order = [f for f in _FAMILY_WEIGHTS if f in groups] + [('all', list(results))]
-    rows = []
-    for family in order:
-        family, rows_of = family if isinstance(family, tuple) else (family, groups[family])
-        rows.append(dict(family=family, n=len(rows_of),
-                         mIoU=100 * float(np.mean([r['iou'] for r in rows_of])),
-                         PointM=100 * float(np.mean([r['pointm_hit'] for r in rows_of]))))
-    return rows
+    ordered = [(f, groups[f]) for f in _FAMILY_WEIGHTS if f in groups]
+    return [dict(family=family, n=len(rows_of),
+                 mIoU=100 * float(np.mean([r['iou'] for r in rows_of])),
+                 PointM=100 * float(np.mean([r['pointm_hit'] for r in rows_of])))
+            for family, rows_of in ordered + [('all', list(results))]]
 
 
 def _family(expr: Expression) -> str:
