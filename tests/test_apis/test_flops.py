@@ -45,3 +45,16 @@ def test_fused_attention_is_counted():
     plain.unsupported_ops_warnings(False)
     # one block, 2 heads of 12 channels over 16 patches + [CLS]: 2 * 17 * 17 * (12 + 12)
     assert vit - plain.total() == 2 * 17 * 17 * 24
+
+
+def test_benchmark_measures_every_ratio_side_by_side():
+    """Every ratio is measured; C^3 batched equals the loop; recon is timed on and off."""
+    from sgseg.apis.benchmark import format_report, run_benchmark
+    result = run_benchmark(tiny_cfg(), batch_size=4, eval_batch_size=2, repeats=1,
+                           sentences_per_image=(1, 3), crf_size=(48, 64))
+    for key in ('inference_ratio', 'eval_S1_shared_ratio', 'eval_S3_recomputed_ratio',
+                'train_ratio', 'train_no_recon_ratio', 'c3_batched_s', 'peak_rss_MB'):
+        assert result[key] > 0, key
+    assert result['c3_abs_diff'] < 1e-5
+    report = format_report(result)
+    assert 'train_no_recon_ratio' in report and 'target <= 1.50' in report
