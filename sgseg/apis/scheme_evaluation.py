@@ -1,5 +1,6 @@
 """Evaluate every inference scheme and trivial baselines from one pass over a split."""
-from typing import Dict, Sequence
+import bisect
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.model import is_model_wrapper
@@ -26,11 +27,26 @@ def with_prediction(ds, score: torch.Tensor, threshold: float) -> dict:
     return sample
 
 
+def size_bin_labels(edges: Sequence[float]) -> List[str]:
+    """Labels of the target-size bins cut at ``edges`` (fractions of the image area)."""
+    pct = [f'{100 * e:g}%' for e in edges]
+    return ([f'< {pct[0]}'] + [f'{a}-{b}' for a, b in zip(pct, pct[1:])]
+            + [f'>= {pct[-1]}'])
+
+
+def size_bin(sample: dict, edges: Sequence[float]) -> int:
+    """Index of the bin of the sample's ground-truth area (fraction of the image)."""
+    gt = sample['gt_sem_seg']['data']
+    return bisect.bisect_right(list(edges), int((gt > 0).sum()) / gt.numel())
+
+
 @torch.no_grad()
 def evaluate_schemes(model,
                      dataloader,
                      schemes: Sequence[str] = INFERENCE_SCHEMES,
-                     baselines: Sequence[str] = BASELINES) -> Dict[str, Dict[str, float]]:
+                     baselines: Sequence[str] = BASELINES,
+                     size_bins: Optional[Sequence[float]] = None
+                     ) -> Dict[str, Dict[str, float]]:
     """RefSegMetric of each inference scheme (Table 4b) and baseline on one split.
 
     The model runs once per batch with its configured slot seed; the other schemes
@@ -42,10 +58,19 @@ def evaluate_schemes(model,
         dataloader: an evaluation dataloader (samples carry ``gt_sem_seg``).
         schemes: inference schemes to score.
         baselines: text-independent baselines to score (see ``baseline_score``).
+        size_bins: ascending fractions of the image area; each scheme is also scored
+            on the samples whose target covers each range (``'<scheme> | <bin>'``
+            keys, bins without samples left out).
 
     Returns:
         dict: ``{name: metrics}``, names the schemes and the baselines.
     """
+    if size_bins is not None and (not size_bins or list(size_bins) != sorted(size_bins)
+                                  or not all(0. < e < 1. for e in size_bins)):
+        raise ValueError(f'size_bins must be ascending fractions in (0, 1), got '
+                         f'{list(size_bins)}')
+    labels = size_bin_labels(size_bins) if size_bins else []
+    by_size = {(name, label): RefSegMetric() for name in schemes for label in labels}
     model = model.module if is_model_wrapper(model) else model
     model.eval()
     metrics = {name: RefSegMetric() for name in (*schemes, *baselines)}
@@ -59,6 +84,9 @@ def evaluate_schemes(model,
                 samples = [ds.to_dict() if name == configured else
                            scheme_sample(model, ds, name, pad_shape) for ds in outputs]
                 metrics[name].process(data_batch, samples)
+                for sample in samples if labels else ():
+                    label = labels[size_bin(sample, size_bins)]
+                    by_size[name, label].process(data_batch, [sample])
             for name in baselines:
                 samples = [
                     with_prediction(ds, torch.from_numpy(baseline_score(
@@ -66,4 +94,8 @@ def evaluate_schemes(model,
                 ]
                 metrics[name].process(data_batch, samples)
             progress.advance(task)
-    return {name: m.evaluate(len(dataloader.dataset)) for name, m in metrics.items()}
+    results = {name: m.evaluate(len(dataloader.dataset)) for name, m in metrics.items()}
+    for (name, label), metric in by_size.items():
+        if metric.results:
+            results[f'{name} | {label}'] = metric.evaluate(len(metric.results))
+    return results

@@ -127,3 +127,22 @@ def test_registered_and_thresholds_configurable():
     metrics = metric.compute_metrics(metric.results)
     assert metrics['Acc@0.9'] == pytest.approx(40.0)
     assert 'Acc@0.5' not in metrics
+
+
+def test_size_bins_label_and_route_targets():
+    from sgseg.apis.scheme_evaluation import size_bin, size_bin_labels
+    assert size_bin_labels([0.02, 0.05]) == ['< 2%', '2%-5%', '>= 5%']
+
+    def sample(area):
+        gt = torch.zeros(1, 10, 10, dtype=torch.uint8)
+        gt.view(-1)[:area] = 1
+        return dict(gt_sem_seg=dict(data=gt))
+
+    assert [size_bin(sample(a), [0.02, 0.05]) for a in (1, 2, 4, 5, 50)] == [0, 1, 1, 2, 2]
+
+
+def test_size_bins_must_be_ascending_fractions():
+    from sgseg.apis.scheme_evaluation import evaluate_schemes
+    for bad in ([], [0.05, 0.02], [0.5, 1.5]):
+        with pytest.raises(ValueError, match='size_bins'):
+            evaluate_schemes(None, [], size_bins=bad)

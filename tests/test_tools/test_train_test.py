@@ -37,7 +37,7 @@ def test_train_checkpoint_resume_and_test(tmp_path, tiny_synthetic):
     assert (tmp_path / 'c.png').stat().st_size > 1000
     table = tmp_path / 'schemes.md'
     run_tool('tools/analysis_tools/eval_schemes.py', str(config), str(work / 'iter_30.pth'),
-             '--work-dir', str(work), '--out', str(table))
+             '--work-dir', str(work), '--out', str(table), '--size-bins', '0.02', '0.05')
     text = table.read_text()
     for name in ('fuse', 'max', 'avg', 'min', 'whole_image', 'centre_ellipse'):
         assert f'| {name} |' in text
@@ -45,6 +45,16 @@ def test_train_checkpoint_resume_and_test(tmp_path, tiny_synthetic):
     fuse_miou = float(fuse_row.split('|')[2])
     test_miou = sum(r['iou'] for r in lines) / len(lines) * 100
     assert abs(fuse_miou - test_miou) < 0.006  # the table rounds to 2 decimals
+    # by target size: the bins partition the samples; their fuse mIoU averages back
+    size_part = text.split('mIoU by target size')[1]
+    size_rows = [r.split('|') for r in size_part.splitlines() if r.startswith('| ')][1:]
+    assert {r[1].strip() for r in size_rows} <= {'< 2%', '2%-5%', '>= 5%'}
+    header = [c.strip() for c in size_part.splitlines()[2].split('|')]
+    n_col, fuse_col = header.index('n'), header.index('fuse')
+    counts = [int(r[n_col]) for r in size_rows]
+    assert sum(counts) == n_val
+    weighted = sum(c * float(r[fuse_col]) for c, r in zip(counts, size_rows)) / n_val
+    assert abs(weighted - test_miou) < 0.01
 
     families = tmp_path / 'families.md'
     run_tool('tools/analysis_tools/results_by_family.py', str(out), '--out', str(families))

@@ -1,6 +1,7 @@
 """Metrics of every inference scheme (Table 4b) beside trivial baselines, one pass.
 
-python tools/analysis_tools/eval_schemes.py CONFIG CHECKPOINT [--out table.md] [--seed S]
+python tools/analysis_tools/eval_schemes.py CONFIG CHECKPOINT [--out table.md] [--seed S] \
+    [--size-bins 0.02 0.04 0.07]
 """
 import argparse
 import json
@@ -12,7 +13,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmengine.config import DictAction  # noqa: E402
 
 from sgseg.apis import build_evaluation_runner, evaluate_schemes  # noqa: E402
-from sgseg.evaluation.summary import report_table  # noqa: E402
+from sgseg.apis.scheme_evaluation import size_bin_labels  # noqa: E402
+from sgseg.evaluation.summary import format_markdown, report_table  # noqa: E402
 
 ORDER = ('fuse', 'max', 'avg', 'min', 'whole_image', 'centre_ellipse')
 
@@ -24,10 +26,25 @@ def parse_args():
     parser.add_argument('--seed', type=int, help='slot sampling seed (default from config)')
     parser.add_argument('--out', help='also write the table (markdown) here, and the '
                         'metrics as JSON beside it (same name, .json)')
+    parser.add_argument('--size-bins', type=float, nargs='+',
+                        help='also score every scheme by target size: bin edges as '
+                             'fractions of the image area (e.g. 0.02 0.04 0.07)')
     parser.add_argument('--work-dir')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
+
+
+def by_size_rows(results: dict, labels: list) -> list:
+    """One row per target-size bin: its sample count and each scheme's mIoU."""
+    rows = []
+    for label in labels:
+        cells = {name: results.get(f'{name} | {label}') for name in ORDER}
+        present = {k: v for k, v in cells.items() if v is not None}
+        if present:
+            n = next(iter(present.values()))['n']
+            rows.append(dict(target=label, n=n, **{k: v['mIoU'] for k, v in present.items()}))
+    return rows
 
 
 def main():
@@ -35,13 +52,19 @@ def main():
     runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
                                           args.work_dir, args.threads, seed=args.seed,
                                           scheme='fuse')
-    results = evaluate_schemes(runner.model, runner.test_dataloader)
+    results = evaluate_schemes(runner.model, runner.test_dataloader,
+                               size_bins=args.size_bins)
     keys = ['mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n']
     rows = [dict(prediction=name, **{k: results[name][k] for k in keys}) for name in ORDER]
     grounding = results['fuse']['mIoU'] - results['min']['mIoU']
+    footer = f'\nfuse - min mIoU: {grounding:.2f}\n'
+    if args.size_bins:
+        size_rows = by_size_rows(results, size_bin_labels(args.size_bins))
+        report_table(size_rows, 'mIoU by target size (fraction of the image area)')
+        footer += '\nmIoU by target size (fraction of the image area)\n\n' + \
+            format_markdown(size_rows) + '\n'
     report_table(rows, f'{osp.basename(args.config)} | seed {cfg.model.test_cfg.seed} | '
-                 f'fuse - min mIoU = {grounding:.2f}', args.out,
-                 footer=f'\nfuse - min mIoU: {grounding:.2f}\n')
+                 f'fuse - min mIoU = {grounding:.2f}', args.out, footer=footer)
     if args.out:
         with open(osp.splitext(args.out)[0] + '.json', 'w') as f:
             json.dump(results, f, indent=1)
