@@ -34,9 +34,8 @@ def size_bin_labels(edges: Sequence[float]) -> List[str]:
             + [f'>= {pct[-1]}'])
 
 
-def size_bin(sample: dict, edges: Sequence[float]) -> int:
-    """Index of the bin of the sample's ground-truth area (fraction of the image)."""
-    gt = sample['gt_sem_seg']['data']
+def size_bin(gt: torch.Tensor, edges: Sequence[float]) -> int:
+    """Index of the bin of a ground-truth mask's area (fraction of the image)."""
     return bisect.bisect_right(list(edges), int((gt > 0).sum()) / gt.numel())
 
 
@@ -80,12 +79,14 @@ def evaluate_schemes(model,
         for data_batch in dataloader:
             outputs = model.test_step(data_batch)
             pad_shape = outputs[0].metainfo['batch_input_shape']
+            # every scheme scores the same targets: bin each one once per batch
+            sizes = [labels[size_bin(ds.gt_sem_seg.data, size_bins)]
+                     for ds in outputs] if labels else []
             for name in schemes:
                 samples = [ds.to_dict() if name == configured else
                            scheme_sample(model, ds, name, pad_shape) for ds in outputs]
                 metrics[name].process(data_batch, samples)
-                for sample in samples if labels else ():
-                    label = labels[size_bin(sample, size_bins)]
+                for sample, label in zip(samples, sizes):
                     by_size[name, label].process(data_batch, [sample])
             for name in baselines:
                 samples = [

@@ -133,12 +133,12 @@ def test_size_bins_label_and_route_targets():
     from sgseg.apis.scheme_evaluation import size_bin, size_bin_labels
     assert size_bin_labels([0.02, 0.05]) == ['< 2%', '2%-5%', '>= 5%']
 
-    def sample(area):
+    def mask(area):
         gt = torch.zeros(1, 10, 10, dtype=torch.uint8)
         gt.view(-1)[:area] = 1
-        return dict(gt_sem_seg=dict(data=gt))
+        return gt
 
-    assert [size_bin(sample(a), [0.02, 0.05]) for a in (1, 2, 4, 5, 50)] == [0, 1, 1, 2, 2]
+    assert [size_bin(mask(a), [0.02, 0.05]) for a in (1, 2, 4, 5, 50)] == [0, 1, 1, 2, 2]
 
 
 def test_size_bins_must_be_ascending_fractions():

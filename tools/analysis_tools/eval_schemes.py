@@ -60,9 +60,9 @@ def main():
     footer = f'\nfuse - min mIoU: {grounding:.2f}\n'
     if args.size_bins:
         size_rows = by_size_rows(results, size_bin_labels(args.size_bins))
-        report_table(size_rows, 'mIoU by target size (fraction of the image area)')
-        footer += '\nmIoU by target size (fraction of the image area)\n\n' + \
-            format_markdown(size_rows) + '\n'
+        size_title = 'mIoU by target size (fraction of the image area)'
+        report_table(size_rows, size_title)
+        footer += f'\n{size_title}\n\n{format_markdown(size_rows)}\n'
     report_table(rows, f'{osp.basename(args.config)} | seed {cfg.model.test_cfg.seed} | '
                  f'fuse - min mIoU = {grounding:.2f}', args.out, footer=footer)
     if args.out:
