@@ -3,3 +3,5 @@ _base_ = ['../sg_vits16_refcoco.py']
 model = dict(
     entity_discovery=dict(
         slot_initializer=dict(type='EntitySlots', num_gaussians=9, slots_per_gaussian=4)))
+# K_g and K_s together, also where one equals the base's (see sgseg.apis.ablations).
+ablation_set_whole = ['model.entity_discovery.slot_initializer']

@@ -25,6 +25,10 @@ ABLATION_METRICS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM')
 # Keys an ablation may change; datasets, schedules and runtime belong to the base.
 DIFF_KEYS = ('model', 'model_wrapper_cfg')
 TEXT_FREE_BASELINES = ('whole_image', 'centre_ellipse')
+# An ablation config may list dotted keys it sets whole, not only where they differ from
+# its recipe: a slot-count ablation fixes K_g and K_s together, even where one of them
+# equals the recipe's, so that on another base it still means K_g x K_s slots.
+WHOLE_KEYS_VAR = 'ablation_set_whole'
 _MISSING = object()
 
 
@@ -74,6 +78,9 @@ def _recipe_of(ablation: str, config_dir: str) -> str:
 def paper_ablations(config_dir: str = 'configs') -> Dict[str, Dict[str, Any]]:
     """Every ablation config of ``config_dir/ablations`` as overrides of its recipe.
 
+    The overrides are the keys where the ablation differs from its recipe, and every
+    key the file lists in ``ablation_set_whole`` (set whole, whatever its recipe has).
+
     Args:
         config_dir: the folder holding the recipes and ``ablations/``.
 
@@ -92,6 +99,16 @@ def paper_ablations(config_dir: str = 'configs') -> Dict[str, Dict[str, Any]]:
         base, ablated = Config.fromfile(recipe).to_dict(), Config.fromfile(path).to_dict()
         overrides = config_diff({k: base[k] for k in DIFF_KEYS if k in base},
                                 {k: ablated[k] for k in DIFF_KEYS if k in ablated})
+        for key in ablated.get(WHOLE_KEYS_VAR, []):
+            # the ablation varies this component as a whole (e.g. K_g and K_s together)
+            overrides = {k: v for k, v in overrides.items()
+                         if k != key and not k.startswith(key + '.')}
+            try:
+                overrides[key] = copy.deepcopy(cfg_get(ablated, key))
+            except (KeyError, TypeError):
+                raise KeyError(f'{path}: {WHOLE_KEYS_VAR} names {key!r}, which the '
+                               'config does not have') from None
+        overrides = dict(sorted(overrides.items()))
         ablations[name] = dict(config=path, recipe=recipe, overrides=overrides)
     return dict(sorted(ablations.items()))
 
