@@ -18,15 +18,13 @@ def test_paper_ablations_are_the_config_diffs():
     assert ablations['slots-entity-9x4']['overrides'] == {
         'model.entity_discovery.slot_initializer':
             {'type': 'EntitySlots', 'num_gaussians': 9, 'slots_per_gaussian': 4}}
+    base = Config.fromfile(str(ROOT / 'configs' / 'sg_vittiny_synthetic.py'))
     recipe = Config.fromfile(ablations['slots-entity-6x2']['recipe'])
     assert recipe.model.entity_discovery.slot_initializer.slots_per_gaussian == 2
-    on_synthetic, _ = ablated_config(
-        Config.fromfile(str(ROOT / 'configs' / 'sg_vittiny_synthetic.py')),
-        ablations['slots-entity-6x2']['overrides'])
+    on_synthetic, _ = ablated_config(base, ablations['slots-entity-6x2']['overrides'])
     assert on_synthetic.model.entity_discovery.slot_initializer == dict(
         type='EntitySlots', num_gaussians=6, slots_per_gaussian=2)
     # replayed on the synthetic config, each diff is exactly the change it makes there
-    base = Config.fromfile(str(ROOT / 'configs' / 'sg_vittiny_synthetic.py'))
     for name in ('pooled-itc', 'iters-1', 'slots-random-24', 'c3-mask-same-image'):
         cfg, applied = ablated_config(base, ablations[name]['overrides'])
         assert applied == ablations[name]['overrides']
