@@ -1,5 +1,10 @@
+import ast
 import importlib
+import os
 import pkgutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from mmengine import DefaultScope
@@ -43,3 +48,36 @@ def test_unknown_type_is_a_key_error():
     register_all_modules()
     with pytest.raises(KeyError, match='NoSuchLoss'):
         MODELS.build(dict(type='NoSuchLoss'))
+
+
+# Packages below the API layer: they register components, and sgseg.apis builds on them.
+LOWER_LAYERS = ('datasets', 'engine', 'evaluation', 'models', 'postprocess', 'utils',
+                'visualization', 'registry.py')
+
+
+def test_lower_layers_never_import_the_api_layer():
+    root = Path(sgseg.__file__).parent
+    offenders = []
+    for layer in LOWER_LAYERS:
+        files = [root / layer] if layer.endswith('.py') else sorted((root / layer).rglob('*.py'))
+        for path in files:
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+                if any(n == 'sgseg.apis' or n.startswith('sgseg.apis.') for n in names):
+                    offenders.append(f'{path.relative_to(root)}:{node.lineno}')
+    assert not offenders, f'lower layers import sgseg.apis: {offenders}'
+
+
+def test_registering_modules_does_not_import_the_api_layer():
+    code = ('import sys\n'
+            'from sgseg.utils import register_all_modules\n'
+            'register_all_modules()\n'
+            'from sgseg.registry import MODELS\n'
+            'assert MODELS.get("ShatterAndGather") is not None\n'
+            'print(sorted(m for m in sys.modules if m.startswith("sgseg.apis")))\n')
+    env = dict(os.environ, PYTHONPATH=str(Path(sgseg.__file__).parents[1]))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == '[]', out.stdout
