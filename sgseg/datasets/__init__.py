@@ -1,10 +1,13 @@
+from .image_text import ImageTextDataset, ImageTextRow, RowError, read_image_text_file
 from .phrasecut import PhraseCutDataset, phrasecut_to_coco_polygons
 from .refer import ReferDataset, load_refs
+from .shards import WebImageTextDataset, expand_shards, split_sentences
 from .synthetic import make_synthetic_refer
 from .transforms import LoadRefImage, LoadRefMask, PackRefSegInputs, decode_segmentation
 
 __all__ = [
     'ReferDataset', 'PhraseCutDataset', 'load_refs', 'phrasecut_to_coco_polygons',
     'LoadRefImage', 'LoadRefMask', 'PackRefSegInputs', 'decode_segmentation',
-    'make_synthetic_refer'
+    'make_synthetic_refer', 'ImageTextDataset', 'ImageTextRow', 'RowError',
+    'read_image_text_file', 'WebImageTextDataset', 'expand_shards', 'split_sentences'
 ]

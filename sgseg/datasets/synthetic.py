@@ -1073,7 +1073,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         The dataset statistics.
     """
     parser = argparse.ArgumentParser(
-        description='Generate the synthetic referring dataset in RefCOCO format.')
+        description='Generate the synthetic referring dataset (RefCOCO format by default).')
     parser.add_argument('--out', default='data/synthetic_refer', help='output folder')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-train', type=int, default=4000, help='train images')
@@ -1086,11 +1086,23 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
                              'relation=0.2 attributes=0.5 (default: '
                              + ' '.join(f'{k}={v}' for k, v in _FAMILY_WEIGHTS.items())
                              + '; a family left out is not used)')
+    parser.add_argument('--format', default='refer', choices=['refer', 'jsonl', 'csv', 'wds'],
+                        help='refer: instances.json + refs(unc).p (the default); jsonl/csv: '
+                             'one image-text file per split (<split>.jsonl/.csv, masks as '
+                             'polygons); wds: the jsonl files and the train split as '
+                             'WebDataset shards (shards/train-*.tar)')
+    parser.add_argument('--shard-size', type=int, default=250,
+                        help='images per shard with --format wds')
     args = parser.parse_args(argv)
     weights = parse_family_weights(args.family_weights) if args.family_weights else None
     start = time.perf_counter()
     stats = make_synthetic_refer(args.out, args.num_train, args.num_val, args.num_test,
                                  args.image_size, args.seed, family_weights=weights)
+    if args.format != 'refer':
+        # Imported here: the refer format needs neither mmengine nor webdataset.
+        from sgseg.datasets.converters import rewrite_refer_as
+        written = rewrite_refer_as(args.out, args.format, args.shard_size)
+        print(f'{args.format}: wrote ' + ', '.join(Path(p).name for p in written))
     fn = stats['batch_false_negative_rate']
     print(f"wrote {stats['num_images']} images, "
           f"{sum(v['sentences'] for v in stats['splits'].values())} sentences to "

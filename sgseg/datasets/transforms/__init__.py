@@ -1,4 +1,5 @@
 from .formatting import PackRefSegInputs
-from .loading import LoadRefImage, LoadRefMask, decode_segmentation
+from .loading import LoadRefImage, LoadRefMask, decode_segmentation, load_binary_mask
 
-__all__ = ['LoadRefImage', 'LoadRefMask', 'PackRefSegInputs', 'decode_segmentation']
+__all__ = ['LoadRefImage', 'LoadRefMask', 'PackRefSegInputs', 'decode_segmentation',
+           'load_binary_mask']

@@ -39,6 +39,28 @@ def decode_segmentation(segmentation: Segmentation, height: int, width: int) -> 
     return mask_utils.decode(rle).astype(np.uint8)
 
 
+def load_binary_mask(path: str, who: str = 'sample') -> np.ndarray:
+    """Read a mask image (PNG or any format OpenCV reads): non-zero pixels are the target.
+
+    Args:
+        path: the mask file.
+        who: the sample, for errors.
+
+    Returns:
+        The mask, shape (H, W), uint8 in {0, 1}.
+    """
+    try:
+        data = fileio.get(path)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"mask file '{path}' ({who}) not found") from e
+    mask = mmcv.imfrombytes(data, flag='unchanged') if data else None
+    if mask is None:
+        raise ValueError(f"mask file '{path}' ({who}) could not be decoded")
+    if mask.ndim == 3:
+        mask = mask.max(axis=2)
+    return (mask > 0).astype(np.uint8)
+
+
 def _sample_name(results: dict) -> str:
     """Identify a sample in error messages."""
     return f"sent_id {results['sent_id']}" if 'sent_id' in results else 'sample'
@@ -56,8 +78,9 @@ class LoadRefImage(LoadImageFromFile):
     ``python -O``, for an undecodable one), and the EXIF orientation is ignored by
     default.
 
-    Required keys: ``img_path``. Added keys: ``img`` (H, W, 3) uint8, ``img_shape``,
-    ``ori_shape``.
+    Required keys: ``img_path``. Optional key: ``img_bytes``, the encoded image
+    already read (a sample streamed from a shard; ``img_path`` then only names it).
+    Added keys: ``img`` (H, W, 3) uint8, ``img_shape``, ``ori_shape``.
 
     Args:
         color_type: flag of :func:`mmcv.imfrombytes`. The default ignores the EXIF
@@ -84,10 +107,13 @@ class LoadRefImage(LoadImageFromFile):
         """
         path = results['img_path']
         who = _sample_name(results)
-        try:
-            img_bytes = fileio.get(path, backend_args=self.backend_args)
-        except FileNotFoundError as e:
-            raise FileNotFoundError(f"image file '{path}' ({who}) not found") from e
+        if 'img_bytes' in results:  # a streamed sample (WebDataset shards)
+            img_bytes = results.pop('img_bytes')
+        else:
+            try:
+                img_bytes = fileio.get(path, backend_args=self.backend_args)
+            except FileNotFoundError as e:
+                raise FileNotFoundError(f"image file '{path}' ({who}) not found") from e
         if len(img_bytes) == 0:
             raise ValueError(f"image file '{path}' ({who}) is empty (0 bytes)")
         img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
@@ -110,8 +136,10 @@ class LoadRefMask(BaseTransform):
     mmseg (``Resize``, ``Pad``, ...) do not know, so it stays at the original
     resolution where the metric is computed.
 
-    Required keys: ``segmentation``, ``height``, ``width`` (from the dataset) and
-    ``ori_shape`` (from the image loader, placed before this transform).
+    Required keys: ``segmentation`` (COCO polygons or RLE) or ``mask_path`` (a
+    binary PNG: any non-zero pixel is the target), and ``height``/``width`` (from the
+    dataset) or ``ori_shape`` (from the image loader, placed before this transform);
+    when both are present they must agree, and so must an RLE's or a PNG's size.
     Added keys: ``gt_ref_mask`` (H0, W0) uint8 in {0, 1}.
     """
 
@@ -125,15 +153,36 @@ class LoadRefMask(BaseTransform):
             The sample dict with ``gt_ref_mask``.
         """
         who = _sample_name(results)
-        if 'segmentation' not in results:
+        if 'segmentation' not in results and 'mask_path' not in results:
             raise KeyError(
                 f"{who} has no 'segmentation': LoadRefMask needs an evaluation sample "
                 "(build the dataset with test_mode=True)")
-        height, width = results['height'], results['width']
-        if 'ori_shape' in results and tuple(results['ori_shape']) != (height, width):
-            raise ValueError(
-                f"image '{results['img_path']}' ({who}) is "
-                f"{results['ori_shape'][0]}x{results['ori_shape'][1]} (HxW) but its "
-                f"annotation says {height}x{width}")
-        results['gt_ref_mask'] = decode_segmentation(results['segmentation'], height, width)
+        if 'height' in results:
+            height, width = results['height'], results['width']
+            if 'ori_shape' in results and tuple(results['ori_shape']) != (height, width):
+                raise ValueError(
+                    f"image '{results['img_path']}' ({who}) is "
+                    f"{results['ori_shape'][0]}x{results['ori_shape'][1]} (HxW) but its "
+                    f"annotation says {height}x{width}")
+        elif 'ori_shape' in results:
+            height, width = results['ori_shape'][:2]
+        else:
+            raise KeyError(f"{who} has neither 'height'/'width' nor 'ori_shape': place "
+                           'LoadRefImage before LoadRefMask')
+        if 'mask_path' in results:
+            mask = load_binary_mask(results['mask_path'], who)
+            if mask.shape != (height, width):
+                raise ValueError(
+                    f"mask file '{results['mask_path']}' ({who}) is {mask.shape[0]}x"
+                    f"{mask.shape[1]} (HxW) but its image '{results['img_path']}' is "
+                    f'{height}x{width}')
+        else:
+            segmentation = results['segmentation']
+            size = segmentation.get('size') if isinstance(segmentation, dict) else None
+            if size is not None and tuple(size) != (height, width):
+                raise ValueError(
+                    f"the RLE mask of {who} is {size[0]}x{size[1]} (HxW) but its image "
+                    f"'{results['img_path']}' is {height}x{width}")
+            mask = decode_segmentation(segmentation, height, width)
+        results['gt_ref_mask'] = mask
         return results

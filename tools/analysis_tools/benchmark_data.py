@@ -1,0 +1,145 @@
+"""Reading and training speed from the refer format, image-text files and WebDataset
+shards holding the same images (the embedded synthetic default's train split).
+
+python tools/analysis_tools/benchmark_data.py [--data data/synthetic_refer]
+    [--read-samples 2000] [--train-iters 12] [--rounds 2] [--threads 1]
+
+One process, no dataloader workers, formats interleaved round by round so that the
+ratios hold on a noisy machine. Reading: samples/s through the embedded default's
+training pipeline (decode, resize to 128x128, pack; one image decoded per sample).
+Training: seconds per iteration of configs/sg_vittiny_synthetic.py (refer) and
+configs/sg_vittiny_synthetic_wds.py (shards), data loading included, the first two
+iterations left out.
+"""
+import argparse
+import json
+import os.path as osp
+import statistics
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmengine.config import Config  # noqa: E402
+from mmengine.hooks import Hook  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from sgseg.datasets import ImageTextDataset, ReferDataset, WebImageTextDataset  # noqa: E402
+from sgseg.datasets.converters import (refer_to_records, write_records,  # noqa: E402
+                                       write_shards)
+from sgseg.datasets.synthetic import is_current, make_synthetic_refer  # noqa: E402
+from sgseg.registry import HOOKS  # noqa: E402
+from sgseg.utils import register_all_modules, set_num_threads  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@HOOKS.register_module(force=True)
+class _StepTimes(Hook):
+    """Wall time between consecutive training iterations (data loading included)."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.stamps = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.stamps.append(time.perf_counter())
+
+
+def prepare(data: str, work: str) -> str:
+    """Write the train split as an image-text file and as shards; return the shard dir."""
+    if not is_current(data):
+        print(f'generating the synthetic default in {data} ...')
+        make_synthetic_refer(data)
+    train_file = osp.join(work, 'train.jsonl')
+    write_records(train_file, refer_to_records(data)['train'])
+    shards = osp.abspath(osp.join(work, 'shards'))
+    write_shards(train_file, shards, data_root=data, shard_size=250)
+    return shards
+
+
+def read_rate(dataset, num: int) -> float:
+    """Samples per second of the first ``num`` samples of a dataset."""
+    start = time.perf_counter()
+    if isinstance(dataset, WebImageTextDataset):
+        for count, _ in enumerate(dataset, start=1):
+            if count == num:
+                break
+    else:
+        for i in range(num):
+            dataset[i % len(dataset)]
+    return num / (time.perf_counter() - start)
+
+
+def train_step_time(config: str, options: dict, work: str, iters: int) -> float:
+    """Median seconds per training iteration (the first two left out)."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', config))
+    cfg.merge_from_dict(options)
+    cfg.merge_from_dict({
+        'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
+        'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters + 1,
+        'default_hooks.checkpoint.interval': iters + 1,
+        'default_hooks.logger.interval': iters + 1,
+        'default_hooks.visualization.draw': False})
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.work_dir = work
+    cfg.experiment_name = osp.basename(work)
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])] + [dict(type='_StepTimes')]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    stamps = next(h for h in runner.hooks if isinstance(h, _StepTimes)).stamps
+    return statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data', default='data/synthetic_refer',
+                        help='the synthetic default in refer format (generated if missing)')
+    parser.add_argument('--work-dir', default='work_dirs/benchmark_data')
+    parser.add_argument('--read-samples', type=int, default=2000)
+    parser.add_argument('--train-iters', type=int, default=12)
+    parser.add_argument('--rounds', type=int, default=2)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--out', default='benchmark_data.json')
+    args = parser.parse_args()
+    set_num_threads(args.threads)
+    register_all_modules(init_default_scope=False)
+    init_default_scope('sgseg')
+    shards = prepare(args.data, args.work_dir)
+    pipeline = Config.fromfile(osp.join(ROOT, 'configs/sg_vittiny_synthetic.py')).train_pipeline
+    datasets = {
+        'refer': ReferDataset(data_root=args.data, data_prefix=dict(img_path='images'),
+                              pipeline=pipeline),
+        'jsonl': ImageTextDataset(ann_file=osp.join(args.work_dir, 'train.jsonl'),
+                                  data_root=args.data, pipeline=pipeline),
+        'wds': WebImageTextDataset(shards=shards, pipeline=pipeline, max_epochs=None),
+    }
+    result = dict(read_samples_per_s={k: [] for k in datasets},
+                  train_step_s=dict(refer=[], wds=[]))
+    for r in range(args.rounds):
+        for name, dataset in datasets.items():
+            result['read_samples_per_s'][name].append(read_rate(dataset, args.read_samples))
+        result['train_step_s']['refer'].append(train_step_time(
+            'sg_vittiny_synthetic.py', {'train_dataloader.dataset.data_root': args.data},
+            osp.join(args.work_dir, f'train_refer_{r}'), args.train_iters))
+        result['train_step_s']['wds'].append(train_step_time(
+            'sg_vittiny_synthetic_wds.py', {'train_dataloader.dataset.shards': shards},
+            osp.join(args.work_dir, f'train_wds_{r}'), args.train_iters))
+    reads = {k: statistics.median(v) for k, v in result['read_samples_per_s'].items()}
+    steps = {k: statistics.median(v) for k, v in result['train_step_s'].items()}
+    result['summary'] = dict(read_samples_per_s=reads, train_step_s=steps,
+                             wds_over_refer_step=steps['wds'] / steps['refer'])
+    print('| format | read (images/s, 1 process) | train step (s) |')
+    print('|---|---|---|')
+    for name in datasets:
+        step = f"{steps[name]:.3f}" if name in steps else '-'
+        print(f'| {name} | {reads[name]:.0f} | {step} |')
+    print(f"wds / refer step time: {result['summary']['wds_over_refer_step']:.3f}")
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
