@@ -23,8 +23,14 @@ class HFTextEncoder(nn.Module):
             encoder (tests, training from scratch).
         frozen: freeze the encoder and keep it in eval mode.
         cache_features: with ``frozen``, remember the features of each distinct token
-            sequence, so a sentence is encoded once per run. Exact: a sequence's
-            features do not depend on the padding around it.
+            sequence, so a sentence is encoded once per run. A sentence missing from
+            the cache is encoded alone, without padding: its cached features are then
+            bitwise the same whatever batch it first came in (in a batch, the padding
+            length and the batch size change the order of floating-point sums, by
+            about 1e-7), so a resumed run, which refills the cache from other
+            batches, and a multi-process evaluation see the same features as an
+            uninterrupted single-process run. The price is one encoder call per
+            distinct sentence, once per run.
     """
 
     def __init__(self,
@@ -80,12 +86,12 @@ class HFTextEncoder(nn.Module):
             return self.encode(input_ids, attention_mask), attention_mask
         lengths = attention_mask.sum(dim=1).tolist()
         keys = [ids[:n].cpu().numpy().tobytes() for ids, n in zip(input_ids, lengths)]
-        missing = [i for i, key in enumerate(keys) if key not in self._cache]
-        if missing:
-            with torch.no_grad():
-                feats = self.encode(input_ids[missing], attention_mask[missing])
-            for row, i in enumerate(missing):
-                self._cache[keys[i]] = feats[row, :lengths[i]].clone()
+        with torch.no_grad():
+            for i, key in enumerate(keys):
+                if key not in self._cache:
+                    n = lengths[i]
+                    self._cache[key] = self.encode(input_ids[i:i + 1, :n],
+                                                   attention_mask[i:i + 1, :n])[0].clone()
         out = input_ids.new_zeros((*input_ids.shape, self.embed_dims), dtype=torch.float32)
         for i, key in enumerate(keys):
             out[i, :lengths[i]] = self._cache[key]
