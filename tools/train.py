@@ -8,8 +8,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sgseg.utils import (close_distributed, load_tool_config, register_all_modules,  # noqa: E402
-                         set_num_threads)
+from sgseg.utils import (close_distributed, load_tool_config, prepare_train_config,  # noqa: E402
+                         register_all_modules, set_num_threads)
 
 
 def parse_args():
@@ -18,7 +18,8 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
     parser.add_argument('--resume', action='store_true',
                         help='resume from the latest checkpoint in the work dir')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help="mixed precision even where the config says no (recipes: amp='auto')")
     parser.add_argument('--threads', type=int, help='torch CPU threads (or SGSEG_THREADS)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_iters=20')
@@ -33,9 +34,9 @@ def main():
     set_num_threads(args.threads)
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
-    if args.amp:
-        cfg.optim_wrapper.type = 'NonFiniteGuardAmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    # AMP as the config's `amp` says ('auto': on with CUDA), the global batch split
+    # over the processes
+    prepare_train_config(cfg, args.launcher, args.amp, args.cfg_options)
     if args.resume:
         cfg.resume = True
     runner = Runner.from_cfg(cfg)

@@ -1,3 +1,4 @@
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -6,6 +7,14 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.logging import print_log
+
+# The optimizer wrappers that have an AMP twin, for `amp` in a config.
+AMP_WRAPPERS = {
+    'OptimWrapper': 'AmpOptimWrapper',
+    'NonFiniteGuardOptimWrapper': 'NonFiniteGuardAmpOptimWrapper',
+}
+AMP_MODES = (False, True, 'auto', 'fp16', 'bf16')
 
 
 def set_num_threads(num_threads: Optional[int]) -> None:
@@ -117,3 +126,121 @@ def close_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def launcher_world_size(launcher: str) -> int:
+    """The number of training processes a launcher starts, before the Runner exists.
+
+    An existing process group (the CPU fallback of :func:`load_tool_config`) answers
+    directly; otherwise torchrun's ``WORLD_SIZE``, Slurm's ``SLURM_NTASKS`` or Open
+    MPI's ``OMPI_COMM_WORLD_SIZE`` does, and ``'none'`` means one process.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    variable = dict(pytorch='WORLD_SIZE', slurm='SLURM_NTASKS',
+                    mpi='OMPI_COMM_WORLD_SIZE').get(launcher)
+    return int(os.environ.get(variable, 1)) if variable else 1
+
+
+def apply_amp(cfg: Config, force: bool = False, cuda: Optional[bool] = None) -> Optional[str]:
+    """Switches the optimizer wrapper to mixed precision as the config's ``amp`` asks.
+
+    ``amp`` is ``False`` (default), ``True``/``'fp16'``/``'bf16'``, or ``'auto'``: on
+    with CUDA (bf16 where the GPU supports it, else fp16 with a dynamic loss scale),
+    off on the CPU, so one recipe runs unedited on both. Under AMP mmengine unscales
+    the gradients before clipping them, as the authors' scripts do.
+
+    Args:
+        cfg: the config (changed in place).
+        force: ``tools/train.py --amp``: AMP on whatever the config says.
+        cuda: whether CUDA is available (default: ask torch).
+
+    Returns:
+        str or None: the autocast dtype chosen, or None when AMP is off.
+    """
+    mode = True if force else cfg.get('amp', False)
+    if mode not in AMP_MODES:
+        raise ValueError(f'config key amp must be one of {AMP_MODES}, got {mode!r}')
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if mode is False or (mode == 'auto' and not cuda):
+        if mode == 'auto':
+            print_log("amp='auto': no CUDA device, training in float32", 'current')
+        return None
+    if mode == 'bf16' or (mode in (True, 'auto') and cuda and torch.cuda.is_bf16_supported()):
+        dtype = 'bfloat16'
+    else:
+        dtype = 'float16'
+    wrapper = cfg.optim_wrapper
+    kind = wrapper.get('type', 'OptimWrapper')
+    if kind in AMP_WRAPPERS:
+        wrapper.type = AMP_WRAPPERS[kind]
+    elif kind not in AMP_WRAPPERS.values():
+        raise ValueError(f'amp={mode!r}: optim_wrapper.type {kind!r} has no AMP variant; use '
+                         f'one of {sorted(AMP_WRAPPERS)} or an AmpOptimWrapper subclass')
+    wrapper.dtype = dtype
+    wrapper.setdefault('loss_scale', 'dynamic')
+    print_log(f'mixed precision on: autocast to {dtype}, {wrapper.type}', 'current')
+    return dtype
+
+
+def apply_global_batch(cfg: Config, world_size: int,
+                       cfg_options: Optional[dict] = None) -> None:
+    """Splits the config's ``global_batch_size`` over ``world_size`` processes.
+
+    A config with ``global_batch_size`` (the recipes: the paper's 32) fixes the batch
+    of one optimizer step, whatever the number of processes: each takes
+    ``global_batch_size / world_size`` samples (``train_dataloader.batch_size``), and
+    with ``model.train_cfg.gather_negatives`` C^3 contrasts every sentence with the
+    images of all processes, so the loss is the single-process loss of the global
+    batch. A global batch other than ``auto_scale_lr.base_batch_size`` turns
+    ``auto_scale_lr`` on (linear lr scaling) and logs that C^3's negative pool changed.
+    A config without the key is left alone.
+
+    Args:
+        cfg: the config (changed in place).
+        world_size: the number of training processes.
+        cfg_options: the ``--cfg-options`` given, to refuse a per-process batch.
+    """
+    if cfg.get('global_batch_size') is None:
+        return
+    total = cfg.global_batch_size
+    if cfg_options and 'train_dataloader.batch_size' in cfg_options:
+        raise ValueError(
+            f'this config fixes the global batch (global_batch_size={total}) and derives '
+            'the per-process batch from it: set --cfg-options global_batch_size=N instead '
+            'of train_dataloader.batch_size')
+    if total < 1 or total % world_size:
+        raise ValueError(f'global_batch_size ({total}) must be a positive multiple of the '
+                         f'number of processes ({world_size})')
+    per_process = total // world_size
+    cfg.train_dataloader.batch_size = per_process
+    gather = (cfg.get('model', {}).get('train_cfg') or {}).get('gather_negatives', False)
+    pool = total if (gather or world_size == 1) else per_process
+    print_log(f'global batch {total} = {world_size} process(es) x {per_process}; C3 '
+              f'contrasts each sentence with {pool} images', 'current')
+    if world_size > 1 and not gather:
+        print_log(f'model.train_cfg.gather_negatives is off: each process contrasts its '
+                  f'sentences with its own {per_process} images only, not the '
+                  f'{total} of the global batch', 'current', level=logging.WARNING)
+    scale = cfg.setdefault('auto_scale_lr', dict(enable=False, base_batch_size=total))
+    base = scale.get('base_batch_size', total)
+    if total != base:
+        scale['enable'] = True
+        print_log(f'global_batch_size {total} differs from the recipe\'s {base}: the lr is '
+                  f'scaled by {total}/{base} (auto_scale_lr), and C3\'s negative pool is now '
+                  f'{pool} images per sentence instead of {base}, so the loss is not the '
+                  "paper's", 'current', level=logging.WARNING)
+
+
+def prepare_train_config(cfg: Config, launcher: str = 'none', amp: bool = False,
+                         cfg_options: Optional[dict] = None) -> None:
+    """What tools/train.py does after :func:`load_tool_config`: AMP and the batch split.
+
+    Args:
+        cfg: the loaded config (changed in place).
+        launcher: the job launcher, for the number of processes.
+        amp: ``--amp`` was given.
+        cfg_options: the ``--cfg-options`` given.
+    """
+    apply_amp(cfg, force=amp)
+    apply_global_batch(cfg, launcher_world_size(launcher), cfg_options)

@@ -1,0 +1,3 @@
+from .hold_cosine_lr import HoldCosineAnnealingLR
+
+__all__ = ['HoldCosineAnnealingLR']
