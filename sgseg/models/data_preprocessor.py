@@ -17,8 +17,9 @@ class RefSegDataPreProcessor(ImgDataPreprocessor):
     becomes ``dict(imgs=(B, 3, H, W), input_ids=(B, L), attention_mask=(B, L))``.
 
     Args:
-        tokenizer: local folder of a Hugging Face tokenizer (usually the text encoder's
-            own folder; ``pkg://<module>`` accepted).
+        tokenizer: a Hugging Face tokenizer: local folder, ``pkg://<module>`` or hub
+            id (usually the text encoder's own; see
+            :func:`sgseg.utils.resolve_model_path`).
         max_length: sentences are truncated to this many tokens ([CLS] and [SEP]
             included); the log says so once per run.
         mean: per-channel mean (RGB after ``bgr_to_rgb``).

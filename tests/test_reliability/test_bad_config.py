@@ -52,8 +52,7 @@ def test_every_shipped_config_passes_the_type_check(config):
 
 def test_text_encoder_folder_missing_says_where_to_put_it():
     with pytest.raises(FileNotFoundError, match=r"text_encoder.path: '/no/bert' does not exist. "
-                                                'sgseg never downloads weights: put the files '
-                                                'there'):
+                                                'Give an existing local path'):
         MODELS.build(dict(type='HFTextEncoder', path='/no/bert'))
 
 

@@ -16,9 +16,10 @@ class HFTextEncoder(nn.Module):
     folder); this module takes ids and the attention mask.
 
     Args:
-        path: a local Hugging Face folder (or ``pkg://<module>``, see
-            :func:`sgseg.utils.resolve_model_path`) loaded with
-            ``AutoModel.from_pretrained``. Never downloads.
+        path: a local Hugging Face folder, ``pkg://<module>``, or a hub id
+            (``'bert-base-uncased'``) fetched into the Hugging Face cache on first use
+            (see :func:`sgseg.utils.resolve_model_path`); loaded with
+            ``AutoModel.from_pretrained``.
         config: instead of ``path``, a ``BertConfig`` dict for a randomly initialised
             encoder (tests, training from scratch).
         frozen: freeze the encoder and keep it in eval mode.
@@ -40,8 +41,8 @@ class HFTextEncoder(nn.Module):
                  cache_features: bool = False):
         super().__init__()
         if (path is None) == (config is None):
-            raise ValueError('text_encoder needs exactly one of `path` (a local Hugging '
-                             'Face folder) or `config` (a BertConfig dict)')
+            raise ValueError('text_encoder needs exactly one of `path` (a Hugging Face '
+                             'folder or hub id) or `config` (a BertConfig dict)')
         if path is not None:
             folder = resolve_model_path(path, 'text_encoder.path')
             self.encoder = AutoModel.from_pretrained(folder)
