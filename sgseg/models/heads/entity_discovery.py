@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 
 from sgseg.registry import MODELS, SLOT_INITIALIZERS
-from ..utils import FeedForward, SelfAttentionLayer, sine_position_encoding
+from ..utils import (FeedForward, SelfAttentionLayer, check_dropout_layout,
+                     sine_position_encoding)
 
 
 @MODELS.register_module()
@@ -40,6 +41,12 @@ class EntityDiscovery(nn.Module):
             (softmax over patches, a plain cross-attention; Table 2a).
         position_encoding: add the 2-D sine encoding to the features.
         eps: added before the l1 renormalisation.
+        qkv_bias: bias in the q/k/v projections of both blocks (the authors' code has
+            none).
+        dropout_layout: ``'sgseg'`` (dropout also after each MLP's output and on the
+            interaction's attention weights) or ``'authors'`` (only after each MLP's
+            activation and on the attention outputs), see
+            :data:`sgseg.models.utils.DROPOUT_LAYOUTS`.
     """
 
     def __init__(self,
@@ -55,8 +62,11 @@ class EntityDiscovery(nn.Module):
                  use_interaction: bool = True,
                  aggregation: str = 'slot',
                  position_encoding: bool = True,
-                 eps: float = 1e-8):
+                 eps: float = 1e-8,
+                 qkv_bias: bool = True,
+                 dropout_layout: str = 'sgseg'):
         super().__init__()
+        check_dropout_layout(dropout_layout, type(self).__name__)
         if aggregation not in ('slot', 'transformer'):
             raise ValueError(f"aggregation must be 'slot' or 'transformer', got "
                              f'{aggregation!r}')
@@ -78,15 +88,16 @@ class EntityDiscovery(nn.Module):
 
         self.norm_feats = nn.LayerNorm(embed_dims)
         self.norm_slots = nn.LayerNorm(embed_dims)
-        self.to_q = nn.Linear(embed_dims, hidden_dims)
-        self.to_k = nn.Linear(embed_dims, hidden_dims)
-        self.to_v = nn.Linear(embed_dims, hidden_dims)
+        self.to_q = nn.Linear(embed_dims, hidden_dims, bias=qkv_bias)
+        self.to_k = nn.Linear(embed_dims, hidden_dims, bias=qkv_bias)
+        self.to_v = nn.Linear(embed_dims, hidden_dims, bias=qkv_bias)
         self.to_out = nn.Linear(hidden_dims, embed_dims)
         self.drop = nn.Dropout(dropout)
-        self.mlp = FeedForward(embed_dims, mlp_ratio, dropout)
+        self.mlp = FeedForward(embed_dims, mlp_ratio, dropout,
+                               output_dropout=dropout_layout == 'sgseg')
         self.interaction = SelfAttentionLayer(
-            embed_dims, inter_num_heads, inter_head_dims, mlp_ratio,
-            dropout) if use_interaction else None
+            embed_dims, inter_num_heads, inter_head_dims, mlp_ratio, dropout, qkv_bias,
+            dropout_layout) if use_interaction else None
         self.out_proj = nn.Linear(embed_dims, embed_dims)
         self.out_norm = nn.LayerNorm(embed_dims)
 

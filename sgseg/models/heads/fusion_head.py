@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sgseg.registry import MODELS
-from ..utils import FeedForward
+from ..utils import FeedForward, check_dropout_layout
 
 
 @MODELS.register_module()
@@ -36,6 +36,10 @@ class FusionHead(nn.Module):
             nothing to read from the image otherwise parks its attention on some
             entity, usually the background, which then leaks into the mask. A^fuse
             stays the attention over the K entities (it sums to at most 1).
+        qkv_bias: bias in the q/k/v projections (the authors' code has none).
+        dropout_layout: ``'sgseg'`` (dropout also after the MLP's output) or
+            ``'authors'`` (only after the MLP's activation and on the attention
+            output), see :data:`sgseg.models.utils.DROPOUT_LAYOUTS`.
     """
 
     def __init__(self,
@@ -46,8 +50,11 @@ class FusionHead(nn.Module):
                  dropout: float = 0.1,
                  text_residual: bool = True,
                  attn_temperature: float = 1.,
-                 null_entity: bool = False):
+                 null_entity: bool = False,
+                 qkv_bias: bool = True,
+                 dropout_layout: str = 'sgseg'):
         super().__init__()
+        check_dropout_layout(dropout_layout, type(self).__name__)
         if attn_temperature <= 0:
             raise ValueError(f'FusionHead: attn_temperature must be > 0, got {attn_temperature}')
         self.num_heads = num_heads
@@ -57,13 +64,14 @@ class FusionHead(nn.Module):
         self.attn_temperature = attn_temperature
         self.norm_query = nn.LayerNorm(embed_dims)
         self.norm_entities = nn.LayerNorm(embed_dims)
-        self.to_q = nn.Linear(embed_dims, inner)
-        self.to_k = nn.Linear(embed_dims, inner)
-        self.to_v = nn.Linear(embed_dims, inner)
+        self.to_q = nn.Linear(embed_dims, inner, bias=qkv_bias)
+        self.to_k = nn.Linear(embed_dims, inner, bias=qkv_bias)
+        self.to_v = nn.Linear(embed_dims, inner, bias=qkv_bias)
         self.to_out = nn.Linear(inner, embed_dims)
         self.null_key = nn.Parameter(torch.zeros(num_heads, head_dims)) if null_entity else None
         self.drop = nn.Dropout(dropout)
-        self.ffn = FeedForward(embed_dims, mlp_ratio, dropout)
+        self.ffn = FeedForward(embed_dims, mlp_ratio, dropout,
+                               output_dropout=dropout_layout == 'sgseg')
 
     def forward(self,
                 entities: torch.Tensor,

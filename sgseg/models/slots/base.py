@@ -3,6 +3,29 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 
+INIT_STYLES = ('sgseg', 'authors')
+
+
+def check_init_style(init_style: str, owner: str) -> None:
+    """Raises a ValueError naming ``owner`` unless ``init_style`` is known."""
+    if init_style not in INIT_STYLES:
+        raise ValueError(f'{owner}: init_style must be one of {INIT_STYLES}, got '
+                         f'{init_style!r}')
+
+
+def xavier_uniform_over(param: torch.Tensor, init_style: str) -> None:
+    """Xavier-uniform init of a (R, D) parameter, its fans as ``init_style`` says.
+
+    ``'sgseg'`` takes the fans of the (R, D) matrix itself (fan-in D, fan-out R);
+    ``'authors'`` those of a (1, R, D) tensor, as the authors' code draws it
+    (fan-in R * D, fan-out D).
+    """
+    if init_style == 'sgseg':
+        nn.init.xavier_uniform_(param)
+        return
+    with torch.no_grad():
+        param.copy_(nn.init.xavier_uniform_(torch.empty(1, *param.shape))[0])
+
 
 class BaseSlotInitializer(nn.Module):
     """Produces the initial slots S^0 of the entity discovery module.

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 
 from sgseg.registry import SLOT_INITIALIZERS
-from .base import BaseSlotInitializer
+from .base import BaseSlotInitializer, check_init_style
 
 
 @SLOT_INITIALIZERS.register_module()
@@ -14,15 +14,22 @@ class QuerySlots(BaseSlotInitializer):
     Args:
         num_slots: K.
         embed_dims: D.
+        init_style: ``'sgseg'`` initialises the embeddings Xavier-uniform;
+            ``'authors'`` draws them from a standard normal, as the authors' code does.
     """
 
-    def __init__(self, embed_dims: int, num_slots: int = 36):
+    def __init__(self, embed_dims: int, num_slots: int = 36, init_style: str = 'sgseg'):
         super().__init__()
+        check_init_style(init_style, type(self).__name__)
+        self.init_style = init_style
         self.num_slots = num_slots
         self.group_size = num_slots
         self.embed_dims = embed_dims
         self.queries = nn.Parameter(torch.empty(num_slots, embed_dims))
-        nn.init.xavier_uniform_(self.queries)
+        if init_style == 'sgseg':
+            nn.init.xavier_uniform_(self.queries)
+        else:
+            nn.init.normal_(self.queries)
 
     def forward(self,
                 batch_size: int,

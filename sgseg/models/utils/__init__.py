@@ -1,4 +1,6 @@
 from .position_encoding import sine_position_encoding
-from .transformer import FeedForward, SelfAttentionLayer
+from .transformer import (DROPOUT_LAYOUTS, FeedForward, SelfAttentionLayer,
+                          check_dropout_layout)
 
-__all__ = ['sine_position_encoding', 'FeedForward', 'SelfAttentionLayer']
+__all__ = ['sine_position_encoding', 'DROPOUT_LAYOUTS', 'FeedForward', 'SelfAttentionLayer',
+           'check_dropout_layout']
