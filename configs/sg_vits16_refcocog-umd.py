@@ -1,5 +1,6 @@
-# Shatter and Gather on G-Ref, UMD partition (val / test), the paper's settings:
-# K = 12 Gaussians x 3 slots (K_s = 3 for RefCOCO+ and G-Ref).
+# Shatter and Gather on G-Ref, UMD partition (val / test; the paper reports no number on
+# it): the RefCOCO recipe (see configs/sg_vits16_refcoco.py) with the paper's K_s = 3
+# for G-Ref: 12 Gaussians x 3 slots.
 _base_ = [
     '_base_/models/sg_vits16.py', '_base_/datasets/refcocog_umd.py',
     '_base_/schedules/schedule_50e.py', '_base_/default_runtime.py'

@@ -16,9 +16,11 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Atomic writes + a repaired `last_checkpoint` pointer: a killed run always
-    # resumes (docs/reliability.md).
+    # resumes (docs/reliability.md). The last checkpoint is the one to report: no
+    # checkpoint is picked on a split with masks. save_best='mIoU' keeps the best on
+    # val_dataloader's split as well (say so when reporting it: docs/model_zoo.md).
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
-                    save_best='mIoU', rule='greater'),
+                    save_last=True, save_best=None),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='RefSegVisualizationHook', draw=False),
     # Checkpoints carry the torch generator states, so a resumed run samples the

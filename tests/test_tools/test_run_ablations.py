@@ -12,18 +12,20 @@ def test_paper_ablations_are_the_config_diffs():
     assert ablations['no-interaction']['overrides'] == {
         'model.entity_discovery.use_interaction': False}
     assert ablations['slots-query-12']['overrides'] == {
-        'model.entity_discovery.slot_initializer': {'type': 'QuerySlots', 'num_slots': 12}}
+        'model.entity_discovery.slot_initializer': {'type': 'QuerySlots', 'num_slots': 12,
+                                                    'init_style': 'authors'}}
     # slot-count ablations set K_g and K_s together (ablation_set_whole), even where
     # K_s equals the recipe's: 6 x 2 must stay 12 slots on a base with another K_s
     assert ablations['slots-entity-9x4']['overrides'] == {
         'model.entity_discovery.slot_initializer':
-            {'type': 'EntitySlots', 'num_gaussians': 9, 'slots_per_gaussian': 4}}
+            {'type': 'EntitySlots', 'num_gaussians': 9, 'slots_per_gaussian': 4,
+             'init_style': 'authors'}}
     base = Config.fromfile(str(ROOT / 'configs' / 'sg_vittiny_synthetic.py'))
     recipe = Config.fromfile(ablations['slots-entity-6x2']['recipe'])
     assert recipe.model.entity_discovery.slot_initializer.slots_per_gaussian == 2
     on_synthetic, _ = ablated_config(base, ablations['slots-entity-6x2']['overrides'])
     assert on_synthetic.model.entity_discovery.slot_initializer == dict(
-        type='EntitySlots', num_gaussians=6, slots_per_gaussian=2)
+        type='EntitySlots', num_gaussians=6, slots_per_gaussian=2, init_style='authors')
     # replayed on the synthetic config, each diff is exactly the change it makes there
     for name in ('pooled-itc', 'iters-1', 'slots-random-24', 'c3-mask-same-image'):
         cfg, applied = ablated_config(base, ablations[name]['overrides'])

@@ -5,15 +5,21 @@ dataset_type = 'PhraseCutDataset'
 data_root = 'data/VGPhraseCut_v0'
 img_scale = (384, 384)
 
+# As the authors' preprocessing: a training image is first resized so that its longer
+# side is 480 (aspect ratio kept), then squashed to 384 x 384; both steps anti-aliased
+# (Pillow's bilinear filter; the authors' first step used scikit-image's Gaussian
+# pre-filter, their second Pillow). No augmentation.
 train_pipeline = [
     dict(type='LoadRefImage'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=(480, 480), keep_ratio=True, backend='pillow'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
     dict(type='PackRefSegInputs'),
 ]
 test_pipeline = [
     dict(type='LoadRefImage'),
     dict(type='LoadRefMask'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    # squashed straight to 384 x 384, anti-aliased (Pillow), as the authors evaluate
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
     dict(type='PackRefSegInputs'),
 ]
 
