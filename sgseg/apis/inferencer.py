@@ -14,6 +14,7 @@ from mmengine.model import ImgDataPreprocessor
 from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 
+from sgseg.models.segmentors.shatter_and_gather import image_key, slot_generators
 from sgseg.registry import MODELS, POSTPROCESSORS, TRANSFORMS
 from sgseg.utils import register_all_modules
 
@@ -70,9 +71,10 @@ class RefSegInferencer:
     ``threshold``), brought back to the original image size.
 
     Slot sampling is seeded per image: the draw of an image depends on ``seed`` and
-    on the image's pixels only, so a result repeats whatever the other images of the
-    call, their order or ``batch_size``. (``tools/test.py`` seeds per sentence id,
-    which a new image does not have, so its numbers are not comparable draw for draw.)
+    on the image's id when one is given (``image_ids``; the same draw as
+    ``tools/test.py`` makes for that ``image_id``), else on its pixels only, so a
+    result repeats whatever the other images of the call, their order or
+    ``batch_size``.
 
     Args:
         config: config file or Config holding ``model`` and ``test_dataloader``.
@@ -148,23 +150,22 @@ class RefSegInferencer:
                              f'{image.shape}')
         return image
 
-    def generators(self, images: Sequence[np.ndarray],
+    def generators(self, images: Sequence[np.ndarray], keys: Sequence[Optional[str]],
                    draw: int) -> Optional[List[torch.Generator]]:
-        """One generator per image, seeded by (seed, image pixels, draw)."""
+        """One generator per image, seeded by (seed, image key, draw); an image without
+        a key (no id given) is keyed by its pixels."""
         if self.seed is None:
             return None
-        gens = []
-        for img in images:
-            key = zlib.crc32(np.ascontiguousarray(img).data)
-            gen = torch.Generator()
-            gen.manual_seed(zlib.crc32(f'{self.seed}|{key}|{img.shape}|{draw}'.encode()))
-            gens.append(gen)
-        return gens
+        keys = [key if key is not None else
+                f'pixels {zlib.crc32(np.ascontiguousarray(img).data)} {img.shape}'
+                for img, key in zip(images, keys)]
+        return slot_generators(self.seed, keys, draw)
 
     def __call__(self,
                  images: Union[ImageInput, Sequence[ImageInput]],
                  texts: Union[TextInput, Sequence[TextInput]],
-                 batch_size: int = 4
+                 batch_size: int = 4,
+                 image_ids: Optional[Union[object, Sequence[object]]] = None
                  ) -> Union[List[RefSegPrediction], List[List[RefSegPrediction]]]:
         """Segments each sentence on its image.
 
@@ -174,6 +175,10 @@ class RefSegInferencer:
                 images, a list with one entry (a sentence or a list of sentences) per
                 image.
             batch_size: images encoded together (all their sentences go with them).
+            image_ids: the image's id, or one per image (None entries allowed): an
+                image with an id draws its slots as evaluation does for that
+                ``image_id`` (``tools/test.py`` with the same seed gives the same
+                entities); without one, the draw is keyed by the image's pixels.
 
         Returns:
             For one image, a list with one :class:`RefSegPrediction` per sentence; for
@@ -181,8 +186,13 @@ class RefSegInferencer:
         """
         single = isinstance(images, (str, os.PathLike, np.ndarray))
         if single:
-            images, texts = [images], [texts]
-        elif isinstance(texts, str) or len(texts) != len(images):
+            images, texts, image_ids = [images], [texts], [image_ids]
+        elif image_ids is None:
+            image_ids = [None] * len(images)
+        if len(image_ids) != len(images):
+            raise ValueError(f'{len(images)} images need {len(images)} image_ids, got '
+                             f'{len(image_ids)}')
+        if isinstance(texts, str) or len(texts) != len(images):
             raise ValueError(f'{len(images)} images need a list of {len(images)} entries '
                              '(a sentence or a list of sentences each) in `texts`, got '
                              f'{texts!r}')
@@ -198,18 +208,22 @@ class RefSegInferencer:
             loaded = [self.load_image(img) for img in images[start:stop]]
             names = [os.fspath(img) if isinstance(img, (str, os.PathLike))
                      else f'image {start + i}' for i, img in enumerate(images[start:stop])]
-            results.extend(self.predict_batch(loaded, sentences[start:stop], names))
+            keys = [None if i is None else image_key(dict(image_id=i))
+                    for i in image_ids[start:stop]]
+            results.extend(self.predict_batch(loaded, sentences[start:stop], names, keys))
         return results[0] if single else results
 
     @torch.no_grad()
     def predict_batch(self, images: List[np.ndarray], sentences: List[List[str]],
-                      names: List[str]) -> List[List[RefSegPrediction]]:
+                      names: List[str], keys: Optional[List[Optional[str]]] = None
+                      ) -> List[List[RefSegPrediction]]:
         """Predictions for a batch of loaded images and their sentences.
 
         Args:
             images: B (H0, W0, 3) uint8 BGR images.
             sentences: B lists of sentences.
             names: B names for error messages.
+            keys: B slot-seeding keys (:func:`image_key`), None for the pixels.
 
         Returns:
             list: B lists of predictions, in the order of the sentences.
@@ -232,21 +246,24 @@ class RefSegInferencer:
         text = model.encode_text({k: v.to(self.device) for k, v in tokens.items()})
 
         vis, grid = model.extract_feat(imgs)
+        keys = keys or [None] * len(images)
         scores, attn_slot, attn_fuse, grid = model.score_pairs(
             model.vis_proj(vis), grid, text, owner,
-            lambda draw: self.generators(images, draw))
+            lambda draw: self.generators(images, keys, draw))
 
         results = [[] for _ in images]
-        for p, (i, sentence) in enumerate(zip(owner.tolist(), flat)):
-            score = model.to_original_size(scores[p], packed[i]['data_samples'].metainfo,
-                                           imgs.shape[-2:]).cpu().numpy()
-            if self.crf is not None:
-                score = self.crf(mmcv.bgr2rgb(images[i]), score)
-            results[i].append(RefSegPrediction(
-                text=sentence,
-                score=score.astype(np.float32),
-                mask=score >= model.test_cfg['threshold'],
-                attn_slot=attn_slot[i].cpu().numpy(),
-                attn_fuse=attn_fuse[p].cpu().numpy(),
-                grid_size=tuple(grid)))
+        for i, sents in enumerate(sentences):
+            rows = (owner == i).nonzero()[:, 0]
+            maps = model.to_original_size(scores[rows], packed[i]['data_samples'].metainfo,
+                                          imgs.shape[-2:]).cpu().numpy()
+            for p, sentence, score in zip(rows.tolist(), sents, maps):
+                if self.crf is not None:
+                    score = self.crf(mmcv.bgr2rgb(images[i]), score)
+                results[i].append(RefSegPrediction(
+                    text=sentence,
+                    score=score.astype(np.float32),
+                    mask=score >= model.test_cfg['threshold'],
+                    attn_slot=attn_slot[i].cpu().numpy(),
+                    attn_fuse=attn_fuse[p].cpu().numpy(),
+                    grid_size=tuple(grid)))
         return results

@@ -87,7 +87,8 @@ def evaluate_schemes(model,
                            scheme_sample(model, ds, name, pad_shape) for ds in outputs]
                 metrics[name].process(data_batch, samples)
                 for sample, label in zip(samples, sizes):
-                    by_size[name, label].process(data_batch, [sample])
+                    # a bin takes single sentences out of their images
+                    by_size[name, label].process(None, [sample])
             for name in baselines:
                 samples = [
                     with_prediction(ds, torch.from_numpy(baseline_score(

@@ -1,3 +1,4 @@
+from .base import RefSegDataset, group_by_image
 from .image_text import ImageTextDataset, ImageTextRow, RowError, read_image_text_file
 from .phrasecut import PhraseCutDataset, phrasecut_to_coco_polygons
 from .refer import ReferDataset, load_refs
@@ -6,8 +7,9 @@ from .synthetic import make_synthetic_refer
 from .transforms import LoadRefImage, LoadRefMask, PackRefSegInputs, decode_segmentation
 
 __all__ = [
-    'ReferDataset', 'PhraseCutDataset', 'load_refs', 'phrasecut_to_coco_polygons',
-    'LoadRefImage', 'LoadRefMask', 'PackRefSegInputs', 'decode_segmentation',
-    'make_synthetic_refer', 'ImageTextDataset', 'ImageTextRow', 'RowError',
-    'read_image_text_file', 'WebImageTextDataset', 'expand_shards', 'split_sentences'
+    'RefSegDataset', 'ReferDataset', 'PhraseCutDataset', 'group_by_image', 'load_refs',
+    'phrasecut_to_coco_polygons', 'LoadRefImage', 'LoadRefMask', 'PackRefSegInputs',
+    'decode_segmentation', 'make_synthetic_refer', 'ImageTextDataset', 'ImageTextRow',
+    'RowError', 'read_image_text_file', 'WebImageTextDataset', 'expand_shards',
+    'split_sentences'
 ]

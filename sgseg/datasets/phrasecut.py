@@ -2,10 +2,10 @@
 import os.path as osp
 from typing import Dict, List, Optional
 
-from mmengine.dataset import BaseDataset
 from mmengine.fileio import load
 
 from sgseg.registry import DATASETS
+from .base import RefSegDataset
 
 
 def phrasecut_to_coco_polygons(
@@ -24,26 +24,29 @@ def phrasecut_to_coco_polygons(
 
 
 @DATASETS.register_module()
-class PhraseCutDataset(BaseDataset):
-    """PhraseCut: one sample per task (an image and a phrase) of a ``refer_*.json``.
+class PhraseCutDataset(RefSegDataset):
+    """PhraseCut: the tasks (an image and a phrase) of a ``refer_*.json``.
 
     Image sizes come from the release's ``image_data_split3000.json`` (a list of dicts
     with ``image_id, width, height, ...``), so that building the dataset opens no
     image; the mask transform checks them against the loaded image. The images are
     ``<img_path>/<image_id>.jpg``.
 
-    Each ``data_list`` item holds ``img_path, text, sent_id, ref_id, ann_id,
-    image_id, category_id, split, height, width`` (+ ``segmentation``, COCO
-    polygons of every instance, in test mode). PhraseCut has no sentence, ref,
-    annotation or category ids: ``sent_id`` and ``ref_id`` are the ``task_id``
-    (a string such as ``'3199__1'``), ``ann_id`` and ``category_id`` are None.
+    Each task holds ``img_path, text, sent_id, ref_id, ann_id, image_id,
+    category_id, split, height, width`` (+ ``segmentation``, COCO polygons of every
+    instance, in test mode). Training samples are tasks; in test mode the tasks are
+    grouped by image (one sample per image with its ``expressions``, see
+    :class:`RefSegDataset`). PhraseCut has no sentence, ref, annotation or category
+    ids: ``sent_id`` and ``ref_id`` are the ``task_id`` (a string such as
+    ``'3199__1'``), ``ann_id`` and ``category_id`` are None.
 
     Args:
         ann_file: the task list, e.g. ``'refer_train.json'``, relative to
             ``data_root``.
         image_info_file: the image list with sizes, relative to ``data_root``.
         data_prefix: ``dict(img_path=...)``, the image folder.
-        **kwargs: passed to :class:`mmengine.dataset.BaseDataset`.
+        **kwargs: passed to :class:`RefSegDataset` (``group_by_image``) and
+            :class:`mmengine.dataset.BaseDataset`.
     """
 
     METAINFO = dict(classes=('background', 'referred'), palette=[[0, 0, 0], [255, 0, 0]])
@@ -59,7 +62,7 @@ class PhraseCutDataset(BaseDataset):
         super().__init__(
             ann_file=ann_file, data_prefix=data_prefix or dict(img_path='images'), **kwargs)
 
-    def load_data_list(self) -> List[dict]:
+    def load_sentence_list(self) -> List[dict]:
         """Read the task list and the image sizes.
 
         Returns:

@@ -5,10 +5,10 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from mmengine.dataset import BaseDataset
 from pycocotools.coco import COCO
 
 from sgseg.registry import DATASETS
+from .base import RefSegDataset
 
 # RefCOCO / RefCOCO+ have no plain 'test' split: their test set is testA (people) and
 # testB (objects) together.
@@ -39,17 +39,20 @@ def load_refs(path: str) -> List[dict]:
 
 
 @DATASETS.register_module()
-class ReferDataset(BaseDataset):
+class ReferDataset(RefSegDataset):
     """RefCOCO, RefCOCO+ and G-Ref (the refer releases) over COCO images.
 
     A ref is one object (a COCO annotation) with one or more sentences. Training
-    samples are (image, sentence) pairs and carry no mask; evaluation samples are one
-    per sentence and carry the annotation's ``segmentation`` (COCO polygons or RLE)
-    with the image's ``height``/``width`` for :class:`LoadRefMask`.
+    samples are (image, sentence) pairs and carry no mask; evaluation sentences carry
+    the annotation's ``segmentation`` (COCO polygons or RLE) with the image's
+    ``height``/``width`` for :class:`LoadRefMask`, and are grouped by image (one
+    sample per image, see :class:`RefSegDataset`).
 
-    Each ``data_list`` item holds ``img_path, text, sent_id, ref_id, ann_id,
-    image_id, category_id, split, height, width`` (+ ``segmentation`` in test mode).
-    With ``train_sample='ref'`` an item holds ``sentences`` (a list of
+    Each sentence holds ``img_path, text, sent_id, ref_id, ann_id, image_id,
+    category_id, split, height, width`` (+ ``segmentation`` in test mode); grouped by
+    image, a ``data_list`` item holds ``img_path, image_id, height, width`` and
+    ``expressions``, the list of its sentences' other fields. With
+    ``train_sample='ref'`` a training item holds ``sentences`` (a list of
     ``(sent_id, text)``) instead of ``text``/``sent_id``, and :meth:`get_data_info`
     draws one each time the sample is fetched.
 
@@ -68,8 +71,9 @@ class ReferDataset(BaseDataset):
             when ``test_mode`` is False.
         text_key: the sentence field to use: ``'sent'`` (lower-cased, cleaned) or
             ``'raw'`` (as written by the annotator).
-        **kwargs: passed to :class:`mmengine.dataset.BaseDataset` (``data_root``,
-            ``pipeline``, ``test_mode``, ``indices``, ...).
+        **kwargs: passed to :class:`RefSegDataset` (``group_by_image``) and
+            :class:`mmengine.dataset.BaseDataset` (``data_root``, ``pipeline``,
+            ``test_mode``, ``indices``, ...).
     """
 
     METAINFO = dict(classes=('background', 'referred'), palette=[[0, 0, 0], [255, 0, 0]])
@@ -100,11 +104,12 @@ class ReferDataset(BaseDataset):
             data_prefix=data_prefix or dict(img_path='train2014'),
             **kwargs)
 
-    def load_data_list(self) -> List[dict]:
-        """Read the refs and instances files and build the samples of ``split``.
+    def load_sentence_list(self) -> List[dict]:
+        """Read the refs and instances files and build the sentences of ``split``.
 
         Returns:
-            One dict per sample (see the class docstring).
+            One dict per sentence, or per ref with ``train_sample='ref'`` (see the
+            class docstring).
         """
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(

@@ -831,7 +831,8 @@ def _raw_form(rng: np.random.Generator, sent: str) -> str:
 def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                          num_val_images: int = 300, num_test_images: int = 150,
                          image_size: int = 128, seed: int = 0, max_refs_per_image: int = 3,
-                         max_sents_per_ref: int = 2,
+                         max_sents_per_ref: int = 2, min_refs_per_image: int = 1,
+                         min_sents_per_ref: int = 1,
                          family_weights: Optional[dict[str, float]] = None,
                          batch_size: int = 32, num_fn_batches: int = 200) -> dict[str, Any]:
     """Generates the synthetic referring dataset in the RefCOCO release format.
@@ -847,8 +848,12 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
         num_test_images: Images of each of testA and testB (same distribution).
         image_size: Side of the square images in pixels.
         seed: Random seed.
-        max_refs_per_image: Shapes referred to per image (1 to this many).
-        max_sents_per_ref: Sentences per referred shape (1 to this many).
+        max_refs_per_image: Shapes referred to per image (``min_refs_per_image`` to
+            this many, fewer when the image has fewer shapes that can be told apart).
+        max_sents_per_ref: Sentences per referred shape (``min_sents_per_ref`` to this
+            many, fewer when fewer distinct expressions identify the shape).
+        min_refs_per_image: See ``max_refs_per_image``.
+        min_sents_per_ref: See ``max_sents_per_ref``.
         family_weights: Sampling weights of the expression families (see :func:`refer`).
             More relational sentences lower the false-negative rate; more attribute
             sentences name the target alone.
@@ -891,12 +896,13 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
         if split == 'train':
             train_scenes[image_id] = scene.shapes
         order = rng.permutation(len(scene.shapes))
-        wanted = int(rng.integers(1, max_refs_per_image + 1))
+        wanted = int(rng.integers(min_refs_per_image, max_refs_per_image + 1))
         for target in order:
             if wanted == 0:
                 break
             exprs = refer(rng, scene.shapes, int(target),
-                          int(rng.integers(1, max_sents_per_ref + 1)), family_weights)
+                          int(rng.integers(min_sents_per_ref, max_sents_per_ref + 1)),
+                          family_weights)
             if not exprs:
                 continue
             wanted -= 1
@@ -1081,6 +1087,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     parser.add_argument('--num-test', type=int, default=150,
                         help='images of each of testA and testB')
     parser.add_argument('--image-size', type=int, default=128)
+    parser.add_argument('--refs-per-image', type=int, nargs=2, default=(1, 3),
+                        metavar=('MIN', 'MAX'),
+                        help='shapes referred to per image (at most the shapes that '
+                             'can be told apart; an image has 3 to 5 shapes)')
+    parser.add_argument('--sents-per-ref', type=int, nargs=2, default=(1, 2),
+                        metavar=('MIN', 'MAX'), help='sentences per referred shape')
     parser.add_argument('--family-weights', nargs='+', metavar='FAMILY=WEIGHT',
                         help='sampling weights of the sentence families, e.g. '
                              'relation=0.2 attributes=0.5 (default: '
@@ -1096,8 +1108,17 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     weights = parse_family_weights(args.family_weights) if args.family_weights else None
     start = time.perf_counter()
+    for name, (low, high) in (('--refs-per-image', args.refs_per_image),
+                              ('--sents-per-ref', args.sents_per_ref)):
+        if not 1 <= low <= high:
+            parser.error(f'{name} {low} {high}: need 1 <= MIN <= MAX')
     stats = make_synthetic_refer(args.out, args.num_train, args.num_val, args.num_test,
-                                 args.image_size, args.seed, family_weights=weights)
+                                 args.image_size, args.seed,
+                                 max_refs_per_image=args.refs_per_image[1],
+                                 max_sents_per_ref=args.sents_per_ref[1],
+                                 min_refs_per_image=args.refs_per_image[0],
+                                 min_sents_per_ref=args.sents_per_ref[0],
+                                 family_weights=weights)
     if args.format != 'refer':
         # Imported here: the refer format needs neither mmengine nor webdataset.
         from sgseg.datasets.converters import rewrite_refer_as

@@ -1,5 +1,6 @@
 from typing import Optional, Sequence
 
+import torch
 from mmengine.logging import print_log
 from mmengine.model import ImgDataPreprocessor
 from transformers import AutoTokenizer
@@ -14,7 +15,10 @@ class RefSegDataPreProcessor(ImgDataPreprocessor):
 
     The sentence of each sample is ``data_sample.metainfo['text']``; each sample's
     metainfo gains ``batch_input_shape`` (the padded batch size). The model input
-    becomes ``dict(imgs=(B, 3, H, W), input_ids=(B, L), attention_mask=(B, L))``.
+    becomes ``dict(imgs=(B, 3, H, W), input_ids=(B, L), attention_mask=(B, L))``, and
+    for images with several sentences (evaluation grouped by image) ``input_ids`` /
+    ``attention_mask`` are (P, L) for the P sentences and ``owner`` (P,) maps each
+    to its image (see :meth:`forward`).
 
     Args:
         tokenizer: a Hugging Face tokenizer: local folder, ``pkg://<module>`` or hub
@@ -69,13 +73,34 @@ class RefSegDataPreProcessor(ImgDataPreprocessor):
         return dict(input_ids=tokens['input_ids'], attention_mask=tokens['attention_mask'])
 
     def forward(self, data: dict, training: bool = False) -> dict:
+        """Normalise the images and tokenise every sentence of the batch.
+
+        A data sample with ``expressions`` (evaluation grouped by image) is an image
+        with several sentences: the returned ``data_samples`` are the sentences of all
+        images in order, and ``inputs['owner']`` (P,) gives the index of each
+        sentence's image in ``imgs``. Without any, ``owner`` is absent (one sentence
+        per image).
+        """
         data = super().forward(data, training)
-        samples = data['data_samples']
+        images = data['data_samples']
+        grouped = any('expressions' in s for s in images)
+        if grouped:
+            samples, owner = [], []
+            for i, image in enumerate(images):
+                for s in (image.expressions if 'expressions' in image else [image]):
+                    samples.append(s.to(data['inputs'].device))
+                    owner.append(i)
+            data['data_samples'] = samples
+        else:
+            samples = images
         texts = [s.metainfo.get('text') for s in samples]
         names = [f"sent_id={s.metainfo.get('sent_id')} ({s.metainfo.get('img_path')})"
                  for s in samples]
         tokens = {k: v.to(data['inputs'].device) for k, v in self.tokenize(texts, names).items()}
         for s in samples:
             s.set_metainfo(dict(batch_input_shape=tuple(data['inputs'].shape[-2:])))
-        data['inputs'] = dict(imgs=data['inputs'], **tokens)
+        inputs = dict(imgs=data['inputs'], **tokens)
+        if grouped:
+            inputs['owner'] = torch.tensor(owner, device=data['inputs'].device)
+        data['inputs'] = inputs
         return data

@@ -19,6 +19,8 @@ def phrasecut(tmp_path_factory):
 
 
 def build(phrasecut, split, **kwargs):
+    """One sample per task, also in test mode (grouping: test_group_by_image.py)."""
+    kwargs.setdefault('group_by_image', False)
     return PhraseCutDataset(data_root=phrasecut['data_root'],
                             ann_file=f'refer_{split}.json', **kwargs)
 
@@ -91,4 +93,6 @@ def test_dataset_config_builds_and_loads(phrasecut):
         dataset_cfg.update(data_root=phrasecut['data_root'])
         packed = DATASETS.build(dataset_cfg)[0]
         assert packed['inputs'].shape == (3, 384, 384)
-        assert ('gt_sem_seg' in packed['data_samples']) == (split == 'val')
+        sentences = packed['data_samples'].get('expressions', [packed['data_samples']])
+        assert ('expressions' in packed['data_samples']) == (split == 'val')
+        assert all(('gt_sem_seg' in s) == (split == 'val') for s in sentences)

@@ -20,7 +20,9 @@ def refer(tmp_path_factory):
 
 
 def build(refer, **kwargs):
+    """One sample per sentence, also in test mode (grouping: test_group_by_image.py)."""
     kwargs.setdefault('ann_file', 'refs(unc).p')
+    kwargs.setdefault('group_by_image', False)
     return ReferDataset(data_root=refer['data_root'], **kwargs)
 
 
@@ -170,4 +172,7 @@ def test_dataset_configs_build_and_load(refer, config, ann_file):
                            data_prefix=dict(img_path='train2014'))
         packed = DATASETS.build(dataset_cfg)[0]
         assert packed['inputs'].shape == (3, 384, 384)
-        assert ('gt_sem_seg' in packed['data_samples']) == (split != 'train')
+        # evaluation samples are images, each with the masks of its sentences
+        sentences = packed['data_samples'].get('expressions', [packed['data_samples']])
+        assert ('expressions' in packed['data_samples']) == (split != 'train')
+        assert all(('gt_sem_seg' in s) == (split != 'train') for s in sentences)

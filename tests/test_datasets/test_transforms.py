@@ -53,7 +53,7 @@ def test_decode_drops_degenerate_polygons():
 
 def test_eval_pipeline_keeps_mask_at_original_size(refer):
     dataset = ReferDataset(data_root=refer['data_root'], split='val', test_mode=True,
-                           pipeline=pipeline(with_mask=True).transforms)
+                           group_by_image=False, pipeline=pipeline(with_mask=True).transforms)
     coco = COCO(refer['instances'])
     packed = dataset[2]  # ref 6 -> annotation 3 on the 36x28 PNG
     inputs, sample = packed['inputs'], packed['data_samples']
@@ -81,6 +81,7 @@ def test_train_pipeline_has_no_mask(tmp_path):
 
 def test_keep_ratio_and_pad(refer):
     dataset = ReferDataset(data_root=refer['data_root'], split='val', test_mode=True,
+                           group_by_image=False,
                            pipeline=pipeline(with_mask=True, keep_ratio=True).transforms)
     packed = dataset[0]  # 40x30 image
     assert packed['inputs'].shape == (3, SIZE, SIZE)
@@ -94,7 +95,8 @@ def test_keep_ratio_and_pad(refer):
 
 
 def test_load_ref_mask_errors(refer):
-    dataset = ReferDataset(data_root=refer['data_root'], split='val', test_mode=True)
+    dataset = ReferDataset(data_root=refer['data_root'], split='val', test_mode=True,
+                           group_by_image=False)
     info = LoadRefImage()(dataset.get_data_info(0))
     info['height'] = 31
     with pytest.raises(ValueError, match=r"COCO_train2014_000000000101.jpg' \(sent_id 3\) "

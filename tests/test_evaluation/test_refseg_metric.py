@@ -90,8 +90,40 @@ def test_two_ranks_equal_one_rank():
     merged = RefSegMetric().compute_metrics(ranks[0].results + ranks[1].results)
     assert merged == one
     # only plain scalars and the sentence travel between ranks
-    for r in ranks[0].results:
-        assert all(isinstance(v, (int, float, bool, str)) for v in r.values())
+    for entry in ranks[0].results:
+        for r in entry:
+            assert all(isinstance(v, (int, float, bool, str)) for v in r.values())
+
+
+def images_with(*counts):
+    """A dataloader batch of images grouped with ``counts`` sentences each."""
+    images = []
+    for count in counts:
+        image = SegDataSample()
+        image.expressions = [SegDataSample() for _ in range(count)]
+        images.append(image)
+    return dict(data_samples=images)
+
+
+def test_grouped_batches_keep_one_entry_per_image():
+    metric = RefSegMetric()
+    metric.process(images_with(3, 2), CASES)
+    assert [[r['sent_id'] for r in entry] for entry in metric.results] == [[1, 2, 3], [4, 5]]
+    assert metric.compute_metrics(metric.results) == evaluate(CASES)
+    # two ranks, the second padded with a repeat of the first image (DefaultSampler):
+    # mmengine orders the entries by dataset index and drops the padding
+    ranks = [RefSegMetric(), RefSegMetric()]
+    ranks[0].process(images_with(3), CASES[:3])
+    ranks[1].process(images_with(2, 3), CASES[3:] + CASES[:3])
+    parts = [ranks[0].results, ranks[1].results]
+    ordered = [entry for pair in zip(*parts) for entry in pair][:2]
+    assert RefSegMetric().compute_metrics(ordered) == evaluate(CASES)
+
+
+def test_predictions_must_match_the_sentences_of_the_batch():
+    with pytest.raises(ValueError, match=r'the batch has 5 sentences \(2 samples\) but the '
+                                         r'model returned 4 predictions'):
+        RefSegMetric().process(images_with(3, 2), CASES[:4])
 
 
 def test_shape_mismatch_names_the_sample():

@@ -2,6 +2,7 @@
 through a fake srun."""
 import json
 import os
+import pickle
 import re
 import stat
 
@@ -50,16 +51,24 @@ def test_two_processes_train_and_test_like_one(tmp_path, tiny_synthetic):
     ckpt = work / 'iter_4.pth'
     assert torch.load(ckpt, weights_only=True)['meta']['iter'] == 4
 
+    # Evaluation samples are images with all their sentences. Five images on two ranks:
+    # the sampler pads rank 1 with a repeat of the first image, which must not count.
     out2, out1 = tmp_path / 'two.jsonl', tmp_path / 'one.jsonl'
+    five = ['--cfg-options', 'test_dataloader.dataset.indices=5']
     two = run_tool('tools/dist_test.sh', str(config), str(ckpt), '2', '--work-dir',
-                   str(tmp_path / 't2'), '--out', str(out2), env=dict(PORT=free_port()))
+                   str(tmp_path / 't2'), '--out', str(out2), *five, env=dict(PORT=free_port()))
     one = run_tool('tools/test.py', str(config), str(ckpt), '--work-dir', str(tmp_path / 't1'),
-                   '--out', str(out1))
+                   '--out', str(out1), *five)
     assert sorted_lines(out2) == sorted_lines(out1)
-    refs_n = len(sorted_lines(out1))
-    assert refs_n > 0 and len({r['sent_id'] for r in sorted_lines(out2)}) == refs_n
+    refs = pickle.load(open(tiny_synthetic / 'refs(unc).p', 'rb'))
+    images = sorted({r['image_id'] for r in refs if r['split'] == 'val'})[:5]
+    sent_ids = sorted(s['sent_id'] for r in refs if r['image_id'] in images
+                      for s in r['sentences'])
+    # every sentence of the five images scored exactly once
+    assert [r['sent_id'] for r in sorted_lines(out2)] == sent_ids
     rows_two, rows_one = table_rows(two.stdout + two.stderr), table_rows(one.stdout + one.stderr)
     assert rows_two and rows_two[-1] == rows_one[-1]
+    assert f'| {len(sent_ids)} |' in rows_two[-1]
 
 
 def test_gather_negatives_runs_in_two_processes(tmp_path, tiny_synthetic):

@@ -30,7 +30,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file with *_dataloader entries')
     parser.add_argument('--split', choices=['train', 'val', 'test'], default='val',
                         help='which dataloader of the config to draw from')
-    parser.add_argument('--num', type=int, default=8, help='number of samples')
+    parser.add_argument('--num', type=int, default=8, help='number of sentences')
     parser.add_argument('--out-dir', required=True, help='folder for the PNG files')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. a.b=c')
@@ -63,14 +63,20 @@ def main() -> None:
     dataset = DATASETS.build(cfg[f'{args.split}_dataloader']['dataset'])
     os.makedirs(args.out_dir, exist_ok=True)
     load_image = LoadRefImage()
-    for idx in range(min(args.num, len(dataset))):
-        sample = dataset[idx]['data_samples']
-        image = load_image(dict(img_path=sample.img_path))['img']
-        mask = sample.gt_sem_seg.data[0].numpy() if 'gt_sem_seg' in sample else None
-        name = f'{idx:04d}_{sample.sent_id}.png'
-        draw(image, mask, f'{sample.text}  (sent_id {sample.sent_id})',
-             osp.join(args.out_dir, name))
-        print(f'{osp.join(args.out_dir, name)}: {sample.text}')
+    drawn = 0
+    for idx in range(len(dataset)):
+        packed = dataset[idx]['data_samples']
+        # an evaluation sample is an image with all its sentences: one picture each
+        for sample in packed.expressions if 'expressions' in packed else [packed]:
+            if drawn == args.num:
+                return
+            image = load_image(dict(img_path=sample.img_path))['img']
+            mask = sample.gt_sem_seg.data[0].numpy() if 'gt_sem_seg' in sample else None
+            name = f'{drawn:04d}_{sample.sent_id}.png'
+            draw(image, mask, f'{sample.text}  (sent_id {sample.sent_id})',
+                 osp.join(args.out_dir, name))
+            print(f'{osp.join(args.out_dir, name)}: {sample.text}')
+            drawn += 1
 
 
 if __name__ == '__main__':

@@ -12,11 +12,17 @@ from sgseg.registry import TRANSFORMS
 
 @TRANSFORMS.register_module()
 class PackRefSegInputs(BaseTransform):
-    """Pack an image, its sentence and (for evaluation) its mask for the model.
+    """Pack an image, its sentence(s) and (for evaluation) their masks for the model.
 
     Required keys: ``img`` (H, W, 3) uint8 BGR and the ``meta_keys`` present.
     Optional key: ``gt_ref_mask`` (H0, W0), packed as ``gt_sem_seg`` only when a
     :class:`LoadRefMask` put it there (evaluation); training samples have none.
+
+    An image with several sentences (``expressions``, evaluation grouped by image)
+    becomes one data sample of the image whose ``expressions`` field is a list with
+    one data sample per sentence, each exactly what a sample of that sentence alone
+    would be (the image's meta keys, the sentence's, its ``gt_sem_seg``).
+    ``RefSegDataPreProcessor`` flattens them into the batch's sentences.
 
     Args:
         meta_keys: keys copied into the data sample's metainfo when present.
@@ -34,6 +40,15 @@ class PackRefSegInputs(BaseTransform):
                                              'category_id')) -> None:
         self.meta_keys = tuple(meta_keys)
 
+    def pack_sample(self, results: dict) -> SegDataSample:
+        """The data sample of one sentence (or of the image when ``results`` is one)."""
+        data_sample = SegDataSample()
+        if 'gt_ref_mask' in results:
+            mask = np.ascontiguousarray(results['gt_ref_mask'], dtype=np.uint8)
+            data_sample.gt_sem_seg = PixelData(data=torch.from_numpy(mask)[None])
+        data_sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
+        return data_sample
+
     def transform(self, results: dict) -> dict:
         """Pack ``results``.
 
@@ -49,12 +64,12 @@ class PackRefSegInputs(BaseTransform):
                 f"image '{results.get('img_path')}' has shape {img.shape}; "
                 "PackRefSegInputs expects (H, W, 3)")
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-
-        data_sample = SegDataSample()
-        if 'gt_ref_mask' in results:
-            mask = np.ascontiguousarray(results['gt_ref_mask'], dtype=np.uint8)
-            data_sample.gt_sem_seg = PixelData(data=torch.from_numpy(mask)[None])
-        data_sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
+        if 'expressions' not in results:
+            return dict(inputs=inputs, data_samples=self.pack_sample(results))
+        image = {k: v for k, v in results.items() if k != 'expressions'}
+        data_sample = self.pack_sample(image)
+        data_sample.expressions = [self.pack_sample({**image, **expression})
+                                   for expression in results['expressions']]
         return dict(inputs=inputs, data_samples=data_sample)
 
     def __repr__(self) -> str:

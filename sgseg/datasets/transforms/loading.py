@@ -63,7 +63,12 @@ def load_binary_mask(path: str, who: str = 'sample') -> np.ndarray:
 
 def _sample_name(results: dict) -> str:
     """Identify a sample in error messages."""
-    return f"sent_id {results['sent_id']}" if 'sent_id' in results else 'sample'
+    if 'sent_id' in results:
+        return f"sent_id {results['sent_id']}"
+    if 'expressions' in results:
+        ids = [e.get('sent_id') for e in results['expressions']]
+        return f"image_id {results.get('image_id')}, sent_ids {ids}"
+    return 'sample'
 
 
 @TRANSFORMS.register_module()
@@ -134,17 +139,21 @@ class LoadRefMask(BaseTransform):
 
     The mask goes in ``gt_ref_mask``, a key the geometric transforms of mmcv and
     mmseg (``Resize``, ``Pad``, ...) do not know, so it stays at the original
-    resolution where the metric is computed.
+    resolution where the metric is computed. An image sample with several sentences
+    (``expressions``, evaluation grouped by image) gets one mask per sentence, in
+    each expression's dict.
 
     Required keys: ``segmentation`` (COCO polygons or RLE) or ``mask_path`` (a
-    binary PNG: any non-zero pixel is the target), and ``height``/``width`` (from the
-    dataset) or ``ori_shape`` (from the image loader, placed before this transform);
-    when both are present they must agree, and so must an RLE's or a PNG's size.
-    Added keys: ``gt_ref_mask`` (H0, W0) uint8 in {0, 1}.
+    binary PNG: any non-zero pixel is the target), in ``results`` or in each of
+    ``results['expressions']``, and ``height``/``width`` (from the dataset) or
+    ``ori_shape`` (from the image loader, placed before this transform); when both
+    are present they must agree, and so must an RLE's or a PNG's size.
+    Added keys: ``gt_ref_mask`` (H0, W0) uint8 in {0, 1}, in ``results`` or in each
+    of ``results['expressions']``.
     """
 
     def transform(self, results: dict) -> dict:
-        """Decode ``results['segmentation']``.
+        """Decode ``results['segmentation']`` (or each expression's).
 
         Args:
             results: the sample dict.
@@ -153,10 +162,12 @@ class LoadRefMask(BaseTransform):
             The sample dict with ``gt_ref_mask``.
         """
         who = _sample_name(results)
-        if 'segmentation' not in results and 'mask_path' not in results:
-            raise KeyError(
-                f"{who} has no 'segmentation': LoadRefMask needs an evaluation sample "
-                "(build the dataset with test_mode=True)")
+        targets = results.get('expressions', [results])
+        for target in targets:
+            if 'segmentation' not in target and 'mask_path' not in target:
+                raise KeyError(
+                    f"{_sample_name(target)} has no 'segmentation': LoadRefMask needs an "
+                    "evaluation sample (build the dataset with test_mode=True)")
         if 'height' in results:
             height, width = results['height'], results['width']
             if 'ori_shape' in results and tuple(results['ori_shape']) != (height, width):
@@ -169,20 +180,28 @@ class LoadRefMask(BaseTransform):
         else:
             raise KeyError(f"{who} has neither 'height'/'width' nor 'ori_shape': place "
                            'LoadRefImage before LoadRefMask')
-        if 'mask_path' in results:
-            mask = load_binary_mask(results['mask_path'], who)
+        for target in targets:
+            target['gt_ref_mask'] = self.load_mask(target, results['img_path'], height,
+                                                   width)
+        return results
+
+    @staticmethod
+    def load_mask(target: dict, img_path: str, height: int, width: int) -> np.ndarray:
+        """The (H0, W0) mask of one sentence, from ``mask_path`` or ``segmentation``."""
+        who = _sample_name(target)
+        if 'mask_path' in target:
+            mask = load_binary_mask(target['mask_path'], who)
             if mask.shape != (height, width):
                 raise ValueError(
-                    f"mask file '{results['mask_path']}' ({who}) is {mask.shape[0]}x"
-                    f"{mask.shape[1]} (HxW) but its image '{results['img_path']}' is "
+                    f"mask file '{target['mask_path']}' ({who}) is {mask.shape[0]}x"
+                    f"{mask.shape[1]} (HxW) but its image '{img_path}' is "
                     f'{height}x{width}')
-        else:
-            segmentation = results['segmentation']
-            size = segmentation.get('size') if isinstance(segmentation, dict) else None
-            if size is not None and tuple(size) != (height, width):
-                raise ValueError(
-                    f"the RLE mask of {who} is {size[0]}x{size[1]} (HxW) but its image "
-                    f"'{results['img_path']}' is {height}x{width}")
-            mask = decode_segmentation(segmentation, height, width)
-        results['gt_ref_mask'] = mask
+            return mask
+        segmentation = target['segmentation']
+        size = segmentation.get('size') if isinstance(segmentation, dict) else None
+        if size is not None and tuple(size) != (height, width):
+            raise ValueError(
+                f"the RLE mask of {who} is {size[0]}x{size[1]} (HxW) but its image "
+                f"'{img_path}' is {height}x{width}")
+        return decode_segmentation(segmentation, height, width)
         return results

@@ -44,14 +44,16 @@ class RefSegMetric(BaseMetric):
     IoU 0; an empty target is a PointM miss (no pixel can be hit). If ΣU = 0 (every
     sample empty and correctly predicted empty), cIoU is 100.
 
-    Only per-sample scalars (and the sentence) are kept in ``self.results``, so
-    mmengine's cross-rank collection of results works unchanged.
+    Only per-sentence scalars (and the sentence) are kept in ``self.results``, one
+    entry per dataset sample (an image with all its sentences when evaluation groups
+    them), so mmengine's cross-rank collection of results works unchanged.
 
     Args:
         acc_thresholds: the IoU thresholds X of Acc@X.
         out_file: if set, a JSON-lines file written (atomically) at the end of
-            evaluation with one line per sample: ``sent_id, ref_id, iou,
-            pointm_hit, text``, in the dataset's order.
+            evaluation with one line per sentence: ``sent_id, ref_id, iou,
+            pointm_hit, text``, in the dataset's order (image by image when
+            evaluation groups sentences by image).
         collect_device: ``'cpu'`` or ``'gpu'``, for cross-rank collection.
         prefix: prefix of the metric names.
     """
@@ -65,48 +67,71 @@ class RefSegMetric(BaseMetric):
         self.acc_thresholds = tuple(acc_thresholds)
         self.out_file = out_file
 
-    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Score each sample of a batch.
+    def process(self, data_batch: Optional[dict], data_samples: Sequence[dict]) -> None:
+        """Score each sentence of a batch.
+
+        The scores are kept per dataset sample: a sample that is an image with several
+        sentences (``expressions``, evaluation grouped by image) keeps one entry for all
+        of them, so that mmengine's cross-rank collection, which orders the entries
+        and drops the sampler's padding by dataset index, sees one entry per index.
 
         Args:
-            data_batch: the batch from the dataloader (unused).
-            data_samples: the model's outputs as dicts, each with
+            data_batch: the batch from the dataloader; its ``data_samples`` tell how
+                many sentences each dataset sample has. None (or no ``data_samples``):
+                one sentence per sample.
+            data_samples: the model's outputs as dicts, one per sentence, each with
                 ``pred_sem_seg``, ``seg_logits`` and ``gt_sem_seg`` (``{'data':
                 (1, H0, W0)}``) and ``sent_id``.
         """
-        for sample in data_samples:
-            sent_id = sample.get('sent_id')
-            pred = _data(sample, 'pred_sem_seg') > 0
-            gt = _data(sample, 'gt_sem_seg') > 0
-            logits = _data(sample, 'seg_logits')
-            if pred.shape != gt.shape or logits.shape != gt.shape:
-                raise ValueError(
-                    f'sample sent_id {sent_id}: pred_sem_seg {tuple(pred.shape)}, '
-                    f'seg_logits {tuple(logits.shape)} and gt_sem_seg '
-                    f'{tuple(gt.shape)} must have the same (H0, W0) shape: predict at '
-                    'the original image size')
-            gt = gt.to(pred.device)
-            intersection = int((pred & gt).sum())
-            union = int((pred | gt).sum())
-            iou = intersection / union if union > 0 else 1.0
-            # torch.argmax returns the first maximal index on ties.
-            top = int(torch.argmax(logits.flatten()))
-            pointm_hit = bool(gt.flatten()[top].item())
-            self.results.append(
-                dict(sent_id=sent_id, ref_id=sample.get('ref_id'), text=sample.get('text'),
-                     intersection=intersection, union=union, iou=iou,
-                     pointm_hit=pointm_hit))
+        rows = [self.score_sample(sample) for sample in data_samples]
+        inputs = (data_batch or {}).get('data_samples') or []
+        sizes = [len(ds.expressions) if 'expressions' in ds else 1 for ds in inputs]
+        if not any('expressions' in ds for ds in inputs):
+            sizes = [1] * len(rows)
+        if sum(sizes) != len(rows):
+            raise ValueError(
+                f'the batch has {sum(sizes)} sentences ({len(sizes)} samples) but the '
+                f'model returned {len(rows)} predictions: predict must return one data '
+                'sample per sentence, in order')
+        start = 0
+        for size in sizes:
+            self.results.append(rows[start:start + size])
+            start += size
+
+    def score_sample(self, sample: dict) -> dict:
+        """I, U, IoU and the PointM hit of one sentence's prediction."""
+        sent_id = sample.get('sent_id')
+        pred = _data(sample, 'pred_sem_seg') > 0
+        gt = _data(sample, 'gt_sem_seg') > 0
+        logits = _data(sample, 'seg_logits')
+        if pred.shape != gt.shape or logits.shape != gt.shape:
+            raise ValueError(
+                f'sample sent_id {sent_id}: pred_sem_seg {tuple(pred.shape)}, '
+                f'seg_logits {tuple(logits.shape)} and gt_sem_seg '
+                f'{tuple(gt.shape)} must have the same (H0, W0) shape: predict at '
+                'the original image size')
+        gt = gt.to(pred.device)
+        intersection = int((pred & gt).sum())
+        union = int((pred | gt).sum())
+        iou = intersection / union if union > 0 else 1.0
+        # torch.argmax returns the first maximal index on ties.
+        top = int(torch.argmax(logits.flatten()))
+        pointm_hit = bool(gt.flatten()[top].item())
+        return dict(sent_id=sent_id, ref_id=sample.get('ref_id'), text=sample.get('text'),
+                    intersection=intersection, union=union, iou=iou, pointm_hit=pointm_hit)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Aggregate the per-sample scores (of every rank).
+        """Aggregate the per-sentence scores (of every rank).
 
         Args:
-            results: the per-sample dicts from :meth:`process`.
+            results: the entries of :meth:`process`, one list of per-sentence dicts
+                per dataset sample.
 
         Returns:
             ``mIoU``, ``cIoU``, ``Acc@X`` for each threshold, ``PointM`` (in
-            [0, 100]) and ``n``.
+            [0, 100]) and ``n``, the number of sentences.
         """
+        results = [row for entry in results for row in entry]
         if not results:
             raise ValueError('RefSegMetric got no samples to evaluate')
         ious = np.array([r['iou'] for r in results], dtype=np.float64)

@@ -1,8 +1,10 @@
 """The Shatter-and-Gather segmentor: entities from the image, relevance from the text."""
+import os.path as osp
 import zlib
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import mmcv
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.distributed as dist
@@ -14,6 +16,29 @@ from mmseg.structures import SegDataSample
 from sgseg.registry import MODELS, POSTPROCESSORS
 
 INFERENCE_SCHEMES = ('fuse', 'avg', 'max', 'min')
+
+
+def image_key(meta: dict) -> str:
+    """What seeds an image's slot draw: its ``image_id``, else its file name.
+
+    Not the path: the same image gets the same entities wherever the data lives.
+    """
+    if meta.get('image_id') is not None:
+        return f"image_id {meta['image_id']}"
+    if meta.get('img_path'):
+        return f"file {osp.basename(meta['img_path'])}"
+    raise KeyError('a sample has neither image_id nor img_path to seed its slot draw '
+                   f'(metainfo keys: {sorted(meta)})')
+
+
+def slot_generators(seed: int, keys: Sequence[str], draw: int = 0) -> List[torch.Generator]:
+    """One generator per image, seeded by (seed, the image's key, draw index)."""
+    gens = []
+    for key in keys:
+        gen = torch.Generator()
+        gen.manual_seed(zlib.crc32(f'{seed}|{key}|{draw}'.encode()))
+        gens.append(gen)
+    return gens
 
 
 def _all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
@@ -98,8 +123,10 @@ class ShatterAndGather(BaseSegmentor):
             - ``threshold``: tau (0.5).
             - ``num_slot_samples``: average the score map over this many slot draws (1).
             - ``seed``: None draws slots from the global RNG (seeded by the Runner);
-              an int gives every sample its own generator seeded by (seed, sample id),
-              so predictions do not depend on batching or on the number of processes.
+              an int gives every image its own generator seeded by (seed, image id)
+              (:func:`image_key`), shared by all its sentences, so predictions do not
+              depend on batching, on the number of processes or on the order of the
+              sentences.
             - ``crf``: None, or a post-processor config (``dict(type='DenseCRF')``).
         init_cfg: mmengine init config.
     """
@@ -221,20 +248,41 @@ class ShatterAndGather(BaseSegmentor):
         return self.itc_loss.relevance(entities, text)
 
     # ---------------------------------------------------------------- inference
-    def sample_generators(self, data_samples: Sequence[SegDataSample],
-                          draw: int) -> Optional[List[torch.Generator]]:
-        """Per-sample generators when ``test_cfg.seed`` is set, else None."""
+    @staticmethod
+    def owner(inputs: dict) -> torch.Tensor:
+        """(P,) index in ``inputs['imgs']`` of each sentence's image.
+
+        ``inputs['owner']`` when the batch groups several sentences per image
+        (``RefSegDataPreProcessor``), else one sentence per image.
+        """
+        if 'owner' in inputs:
+            return inputs['owner']
+        num_images, num_texts = inputs['imgs'].shape[0], inputs['input_ids'].shape[0]
+        if num_images != num_texts:
+            raise ValueError(f'{num_texts} sentences for {num_images} images: give '
+                             "inputs['owner'], the image index of each sentence")
+        return torch.arange(num_images, device=inputs['imgs'].device)
+
+    def image_generators(self, data_samples: Optional[Sequence[SegDataSample]],
+                         owner: torch.Tensor, num_images: int
+                         ) -> Callable[[int], Optional[List[torch.Generator]]]:
+        """Draw index -> one generator per image when ``test_cfg.seed`` is set, else None.
+
+        An image's generator is seeded by (seed, the image's :func:`image_key`, draw),
+        taken from the first of its sentences: all sentences of an image share its
+        entities, whatever the batch, the process or the order of the sentences.
+        """
         seed = self.test_cfg['seed']
-        if seed is None:
-            return None
-        gens = []
-        for ds in data_samples:
-            meta = ds.metainfo
-            key = meta.get('sent_id', f"{meta.get('img_path')}|{meta.get('text')}")
-            g = torch.Generator()
-            g.manual_seed(zlib.crc32(f'{seed}|{key}|{draw}'.encode()))
-            gens.append(g)
-        return gens
+        if seed is None or data_samples is None:
+            return lambda draw: None
+        first = {}
+        for p, i in enumerate(owner.tolist()):
+            first.setdefault(i, p)
+        missing = sorted(set(range(num_images)) - set(first))
+        if missing:
+            raise ValueError(f'images {missing} of the batch have no sentence')
+        keys = [image_key(data_samples[first[i]].metainfo) for i in range(num_images)]
+        return lambda draw: slot_generators(seed, keys, draw)
 
     @staticmethod
     def combine(attn_slot: torch.Tensor, attn_fuse: torch.Tensor,
@@ -251,17 +299,18 @@ class ShatterAndGather(BaseSegmentor):
                    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Tuple[int, int]]:
         """Scores on the patch grid, averaged over ``num_slot_samples`` slot draws.
 
+        Each image of ``inputs['imgs']`` is encoded once for all its sentences (see
+        :meth:`owner`).
+
         Returns:
-            tuple: scores (B, h, w), A^slot (B, N, K) and A^fuse (B, K) of the last
-            draw, and the grid size.
+            tuple: scores (P, h, w) of the P sentences, A^slot (B, N, K) of the B
+            images and A^fuse (P, K) of the last draw, and the grid size.
         """
         text = self.encode_text(inputs)
         vis, grid = self.extract_feat(inputs['imgs'])
-        owner = torch.arange(text.shape[0], device=text.device)
-        return self.score_pairs(
-            self.vis_proj(vis), grid, text, owner,
-            lambda draw: None if data_samples is None else self.sample_generators(
-                data_samples, draw))
+        owner = self.owner(inputs)
+        return self.score_pairs(self.vis_proj(vis), grid, text, owner,
+                                self.image_generators(data_samples, owner, vis.shape[0]))
 
     def score_pairs(self, feats: torch.Tensor, grid: Tuple[int, int], text: torch.Tensor,
                     owner: torch.Tensor,
@@ -292,58 +341,76 @@ class ShatterAndGather(BaseSegmentor):
 
     def predict(self, inputs: dict,
                 data_samples: Optional[Sequence[SegDataSample]] = None) -> List[SegDataSample]:
-        """Score map and mask at the original image size for each sample.
+        """Score map and mask at the original image size for each sentence.
 
+        ``data_samples`` are the P sentences (their images given by :meth:`owner`).
         Each returned sample carries ``seg_logits`` ((1, H0, W0) min-max normalised
         scores), ``pred_sem_seg`` ((1, H0, W0) uint8 mask at ``test_cfg.threshold``),
-        ``attn_slot`` (N, K), ``attn_fuse`` (K,) and ``grid_size`` for visualisation.
+        ``attn_slot`` (N, K, its image's), ``attn_fuse`` (K,) and ``grid_size`` for
+        visualisation.
         """
         if data_samples is None:
             H, W = inputs['imgs'].shape[-2:]
             data_samples = [SegDataSample(metainfo=dict(ori_shape=(H, W), img_shape=(H, W)))
-                            for _ in range(inputs['imgs'].shape[0])]
+                            for _ in range(inputs['input_ids'].shape[0])]
         scores, attn_slot, attn_fuse, grid = self.score_grid(inputs, data_samples)
         pad_shape = inputs['imgs'].shape[-2:]
-        for i, ds in enumerate(data_samples):
-            score = self.to_original_size(scores[i], ds.metainfo, pad_shape)
-            if self.test_cfg['crf']:
-                score = self.refine_with_crf(score, ds.metainfo)
-            mask = score >= self.test_cfg['threshold']
-            ds.set_data(dict(seg_logits=PixelData(data=score[None]),
-                             pred_sem_seg=PixelData(data=mask[None].to(torch.uint8))))
-            ds.set_field(attn_slot[i], 'attn_slot')
-            ds.set_field(attn_fuse[i], 'attn_fuse')
-            ds.set_metainfo(dict(grid_size=grid))
+        owner = self.owner(inputs)
+        for i in owner.unique().tolist():
+            # all sentences of an image are brought to its size together
+            rows = (owner == i).nonzero()[:, 0].tolist()
+            meta = data_samples[rows[0]].metainfo
+            maps = self.to_original_size(scores[rows], meta, pad_shape)
+            image = self.load_rgb(meta) if self.test_cfg['crf'] else None
+            for p, score in zip(rows, maps):
+                if image is not None:
+                    score = self.refine_with_crf(score, image)
+                mask = score >= self.test_cfg['threshold']
+                ds = data_samples[p]
+                ds.set_data(dict(seg_logits=PixelData(data=score[None]),
+                                 pred_sem_seg=PixelData(data=mask[None].to(torch.uint8))))
+                ds.set_field(attn_slot[i], 'attn_slot')
+                ds.set_field(attn_fuse[p], 'attn_fuse')
+                ds.set_metainfo(dict(grid_size=grid))
         return list(data_samples)
 
     @staticmethod
-    def to_original_size(score: torch.Tensor, meta: dict,
+    def to_original_size(scores: torch.Tensor, meta: dict,
                          pad_shape: Sequence[int]) -> torch.Tensor:
-        """Grid scores (h, w) -> min-max normalised scores at ``ori_shape``."""
+        """Grid scores (..., h, w) -> min-max normalised scores (..., H0, W0) at
+        ``ori_shape``, each map normalised on its own."""
         img_h, img_w = meta.get('img_shape', pad_shape)[:2]
-        x = score[None, None]
+        x = scores.reshape(-1, 1, *scores.shape[-2:])
         if (img_h, img_w) != tuple(pad_shape):
             # keep-ratio + pad: drop the padded border before going to the original size
             x = F.interpolate(x, size=tuple(pad_shape), mode='bilinear', align_corners=False)
             x = x[..., :img_h, :img_w]
         ori_h, ori_w = meta['ori_shape'][:2]
-        x = F.interpolate(x, size=(ori_h, ori_w), mode='bilinear', align_corners=False)[0, 0]
-        low, high = x.min(), x.max()
-        return (x - low) / (high - low).clamp_min(1e-12)
+        x = F.interpolate(x, size=(ori_h, ori_w), mode='bilinear', align_corners=False)[:, 0]
+        low = x.amin(dim=(-2, -1), keepdim=True)
+        high = x.amax(dim=(-2, -1), keepdim=True)
+        x = (x - low) / (high - low).clamp_min(1e-12)
+        return x.reshape(*scores.shape[:-2], ori_h, ori_w)
 
-    def refine_with_crf(self, score: torch.Tensor, meta: dict) -> torch.Tensor:
-        """DenseCRF on the original RGB image (paper appendix D)."""
+    @staticmethod
+    def load_rgb(meta: dict) -> np.ndarray:
+        """The original image (H0, W0, 3) RGB, its EXIF orientation ignored as
+        ``LoadRefImage`` does."""
+        # mmcv applies channel_order='rgb' to the plain 'color' flag only
+        return mmcv.bgr2rgb(mmcv.imread(meta['img_path'], flag='color_ignore_orientation'))
+
+    def refine_with_crf(self, score: torch.Tensor, image: np.ndarray) -> torch.Tensor:
+        """DenseCRF of a score map (H0, W0) on the original RGB image (appendix D)."""
         if self._crf is None:
             crf = self.test_cfg['crf']
             self._crf = POSTPROCESSORS.build(dict(type='DenseCRF') if crf is True else crf)
-        image = mmcv.imread(meta['img_path'], channel_order='rgb')
         refined = self._crf(image, score.cpu().numpy())
         return torch.from_numpy(refined).to(score)
 
     def _forward(self, inputs: dict, data_samples=None) -> torch.Tensor:
-        """Tensor mode: score maps on the patch grid, (B, h, w)."""
+        """Tensor mode: score maps on the patch grid, (P, h, w)."""
         return self.score_grid(inputs, data_samples)[0]
 
     def encode_decode(self, inputs: dict, batch_img_metas: List[dict]) -> torch.Tensor:
-        """Score maps on the patch grid, (B, 1, h, w) (mmseg's interface)."""
+        """Score maps on the patch grid, (P, 1, h, w) (mmseg's interface)."""
         return self.score_grid(inputs)[0][:, None]
