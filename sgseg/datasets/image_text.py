@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset
 
 from sgseg.registry import DATASETS
+from .base import RefSegDataset
 
 # A mask as written in a row: a PNG path, an RLE dict or a list of polygons.
 RowMask = Union[str, dict, List[List[float]]]
@@ -224,16 +224,17 @@ def row_mask_to_sample(mask: RowMask, mask_prefix: str) -> dict:
 
 
 @DATASETS.register_module()
-class ImageTextDataset(BaseDataset):
+class ImageTextDataset(RefSegDataset):
     """Image–sentence pairs from a JSON-lines or CSV file (see the module docstring).
 
-    Training samples are (image, sentence) pairs and carry no mask; evaluation samples
-    are one per sentence and carry the row's mask, which every row must then have.
+    Training samples are (image, sentence) pairs and carry no mask; evaluation
+    sentences carry the row's mask, which every row must then have, and are grouped by
+    image (one sample per image with all its sentences, see :class:`RefSegDataset`).
     Images are not opened when the dataset is built (use ``tools/dataset_converters/
     image_text.py check`` for that); the image size comes from the image when it is
     loaded, and a mask of another size is an error naming the file and the line.
 
-    Each ``data_list`` item holds ``img_path, text, sent_id, ref_id, ann_id, image_id,
+    Each sentence holds ``img_path, text, sent_id, ref_id, ann_id, image_id,
     category_id, split`` (+ ``mask_path`` or ``segmentation`` in test mode).
     ``sent_id`` counts the sentences of the file from 0, ``ref_id`` is the row's line
     number, ``image_id`` counts the distinct images in file order, ``split`` is the
@@ -249,8 +250,9 @@ class ImageTextDataset(BaseDataset):
         train_sample: ``'sentence'`` (one sample per sentence) or ``'image'`` (one
             sample per image, its sentence drawn at random on every fetch). Only used
             when ``test_mode`` is False.
-        **kwargs: passed to :class:`mmengine.dataset.BaseDataset` (``data_root``,
-            ``pipeline``, ``test_mode``, ...).
+        **kwargs: passed to :class:`RefSegDataset` (``group_by_image``) and
+            :class:`mmengine.dataset.BaseDataset` (``data_root``, ``pipeline``,
+            ``test_mode``, ...).
     """
 
     METAINFO = dict(classes=('background', 'referred'), palette=[[0, 0, 0], [255, 0, 0]])
@@ -268,11 +270,12 @@ class ImageTextDataset(BaseDataset):
         prefix.update(data_prefix or {})
         super().__init__(ann_file=ann_file, data_prefix=prefix, **kwargs)
 
-    def load_data_list(self) -> List[dict]:
-        """Read and check the file and build the samples.
+    def load_sentence_list(self) -> List[dict]:
+        """Read and check the file and build the sentences.
 
         Returns:
-            One dict per sample (see the class docstring).
+            One dict per sentence, or per image with ``train_sample='image'`` (see the
+            class docstring).
         """
         rows, _ = read_image_text_file(self.ann_file)
         if self.test_mode:

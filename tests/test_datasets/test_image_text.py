@@ -75,8 +75,15 @@ def test_eval_masks_png_rle_polygons(own):
     root, png, rle = own
     init_default_scope('sgseg')
     dataset = ImageTextDataset(ann_file='val.jsonl', data_root=str(root), test_mode=True,
-                               pipeline=TEST_PIPELINE)
+                               group_by_image=False, pipeline=TEST_PIPELINE)
     masks = [dataset[i]['data_samples'].gt_sem_seg.data[0].numpy() for i in range(4)]
+    # grouped by image (the evaluation default): the same masks, sentence by sentence
+    grouped = ImageTextDataset(ann_file='val.jsonl', data_root=str(root), test_mode=True,
+                               pipeline=TEST_PIPELINE)
+    regrouped = {s.sent_id: s.gt_sem_seg.data[0].numpy() for i in range(len(grouped))
+                 for s in grouped[i]['data_samples'].expressions}
+    assert len(grouped) == 2 and sorted(regrouped) == [0, 1, 2, 3]
+    assert all((masks[i] == regrouped[i]).all() for i in range(4))
     assert (masks[0] == png).all() and (masks[1] == png).all()
     assert (masks[2] == mask_utils.decode(dict(rle, counts=rle['counts'].encode()))).all()
     tri = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects([[1, 1, 20, 1, 10, 15]],
@@ -153,9 +160,10 @@ def test_refer_round_trip_keeps_samples_and_masks(refer, tmp_path, fmt):
         files[split] = str(tmp_path / f'{split}.{fmt}')
         write_records(files[split], records)
     original = ReferDataset(data_root=refer['data_root'], split='val', test_mode=True,
-                            data_prefix=dict(img_path='train2014'))
+                            group_by_image=False, data_prefix=dict(img_path='train2014'))
     converted = ImageTextDataset(ann_file=files['val'], data_root=refer['data_root'],
-                                 test_mode=True, pipeline=TEST_PIPELINE)
+                                 test_mode=True, group_by_image=False,
+                                 pipeline=TEST_PIPELINE)
     assert len(converted) == len(original) == 3
     for i in range(len(original)):
         want = original.get_data_info(i)
@@ -168,9 +176,9 @@ def test_refer_round_trip_keeps_samples_and_masks(refer, tmp_path, fmt):
     records_to_refer(files, refer['data_root'], str(back))
     for split in ('train', 'val', 'testA', 'testB'):
         a = ReferDataset(data_root=refer['data_root'], split=split, test_mode=True,
-                         data_prefix=dict(img_path='train2014'))
+                         group_by_image=False, data_prefix=dict(img_path='train2014'))
         b = ReferDataset(data_root=str(back), split=split, test_mode=True,
-                         data_prefix=dict(img_path=refer['data_root']))
+                         group_by_image=False, data_prefix=dict(img_path=refer['data_root']))
         assert len(a) == len(b)
         coco_b = COCO(str(back / 'instances.json'))
         for i in range(len(a)):
