@@ -107,12 +107,13 @@ def main():
     register_all_modules(init_default_scope=False)
     init_default_scope('sgseg')
     shards = prepare(args.data, args.work_dir)
+    train_file = osp.abspath(osp.join(args.work_dir, 'train.jsonl'))
     pipeline = Config.fromfile(osp.join(ROOT, 'configs/sg_vittiny_synthetic.py')).train_pipeline
     datasets = {
         'refer': ReferDataset(data_root=args.data, data_prefix=dict(img_path='images'),
                               pipeline=pipeline),
-        'jsonl': ImageTextDataset(ann_file=osp.join(args.work_dir, 'train.jsonl'),
-                                  data_root=args.data, pipeline=pipeline),
+        'jsonl': ImageTextDataset(ann_file=train_file, data_root=args.data,
+                                  pipeline=pipeline),
         'wds': WebImageTextDataset(shards=shards, pipeline=pipeline, max_epochs=None),
     }
     result = dict(read_samples_per_s={k: [] for k in datasets},

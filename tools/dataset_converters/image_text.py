@@ -3,8 +3,8 @@
     # check every row, image and mask; print each bad row with its line number
     python tools/dataset_converters/image_text.py check data/mine/train.csv
     # refer release -> one image-text file per split (<out>/<split>.jsonl or .csv)
-    python tools/dataset_converters/image_text.py from-refer data/refcoco --out data/refcoco_jsonl \\
-        --ann-file 'refs(unc).p' --img-prefix ../images/mscoco/images/train2014
+    python tools/dataset_converters/image_text.py from-refer data/refcoco \\
+        --out data/refcoco_jsonl --img-prefix ../images/mscoco/images/train2014
     # image-text files -> refer release (instances.json + refs(unc).p)
     python tools/dataset_converters/image_text.py to-refer train=data/mine/train.jsonl \\
         val=data/mine/val.jsonl --data-root data/mine --out data/mine_refer
