@@ -322,9 +322,11 @@ def write_shards(path: str, out_dir: str, data_root: str = '', prefix: str = 'tr
                  shard_size: int = 1000) -> List[str]:
     """Write an image–text file as WebDataset shards, one sample per image.
 
-    A sample is ``<key>.<ext>`` (the image file's bytes as they are: no re-encoding),
-    ``<key>.txt`` (its sentences, one per line) and ``<key>.json`` (``{"texts": [...],
-    "image": <the row's path>}``), keys ``000000``, ``000001``, ... in file order.
+    A sample is ``<key>.<ext>`` (the image file's bytes as they are: no re-encoding)
+    and ``<key>.txt`` (its sentences, one per line), keys ``000000``, ``000001``, ...
+    in file order. Two files per sample and integer times keep the tar headers few and
+    plain (a float time would add a PAX header to every file): Python's tar reader
+    spends more time on headers than on the data of small images.
 
     Args:
         path: the image–text file.
@@ -350,13 +352,12 @@ def write_shards(path: str, out_dir: str, data_root: str = '', prefix: str = 'tr
             if writer is not None:
                 writer.close()
             shards.append(osp.join(out_dir, f'{prefix}-{len(shards):06d}.tar'))
-            writer = TarWriter(shards[-1], encoder=False, mtime=0.0)
+            writer = TarWriter(shards[-1], encoder=False, mtime=0)
         ext = osp.splitext(image)[1].lstrip('.').lower() or 'jpg'
         with open(osp.join(data_root, image), 'rb') as f:
             data = f.read()
         writer.write({'__key__': f'{index:06d}', ext: data,
-                      'txt': '\n'.join(sentences).encode('utf-8'),
-                      'json': json.dumps(dict(texts=sentences, image=image)).encode('utf-8')})
+                      'txt': '\n'.join(sentences).encode('utf-8')})
     if writer is not None:
         writer.close()
     return shards
