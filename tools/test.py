@@ -9,24 +9,25 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sgseg.apis import configure_test  # noqa: E402
+from sgseg.apis import configure_test, evaluate_seeds  # noqa: E402
 from sgseg.evaluation.summary import format_table, summarize_runs  # noqa: E402
-from sgseg.utils import (close_distributed, load_tool_config,  # noqa: E402
+from sgseg.utils import (close_distributed, int_at_least, load_tool_config,  # noqa: E402
                          register_all_modules, set_num_threads)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Evaluate a referring segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
-    parser.add_argument('--out', help='write per-sentence results (JSON lines) here')
+    parser.add_argument('--out', help='write per-sentence results (JSON lines) here; with '
+                        '--seeds N, every seed\'s lines, each with its "seed"')
     parser.add_argument('--show-dir', help='write overlays (prediction + GT) here')
     parser.add_argument('--crf', action='store_true', help='DenseCRF post-processing')
     parser.add_argument('--scheme', choices=['fuse', 'avg', 'max', 'min'],
                         help='inference scheme (Table 4b); default from the config')
     parser.add_argument('--seed', type=int, help='slot sampling seed (default from config)')
-    parser.add_argument('--seeds', type=int, default=1,
+    parser.add_argument('--seeds', type=int_at_least(1), default=1,
                         help='evaluate with seeds seed..seed+N-1 and report mean and std')
     parser.add_argument('--threads', type=int, help='torch CPU threads (or SGSEG_THREADS)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -34,7 +35,7 @@ def parse_args():
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def main():
@@ -46,12 +47,7 @@ def main():
                    crf=args.crf, scheme=args.scheme, seed=args.seed)
     runner = Runner.from_cfg(cfg)
     base_seed = cfg.model.test_cfg.seed
-    runs = []
-    for k in range(args.seeds):
-        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        model.test_cfg['seed'] = base_seed + k
-        metrics = runner.test()
-        runs.append(dict(metrics))
+    runs = evaluate_seeds(runner, [base_seed + k for k in range(args.seeds)], args.out)
     crf = 'on' if cfg.model.test_cfg.get('crf') else 'off'
     scheme = cfg.model.test_cfg.get('inference_scheme', 'fuse')
     title = f'{osp.basename(args.config)} | scheme={scheme} | DenseCRF {crf}'

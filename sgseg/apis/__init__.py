@@ -2,11 +2,13 @@ from .ablations import (ABLATION_METRICS, ablated_config, config_diff, paper_abl
                         run_ablations, write_report)
 from .inferencer import RefSegInferencer, RefSegPrediction
 from .scheme_evaluation import evaluate_schemes
-from .test_config import build_evaluation_runner, configure_test, ensure_writable_dir
+from .test_config import (build_evaluation_runner, check_out_file, configure_test,
+                          ensure_writable_dir, evaluate_seeds)
 from .threshold_sweep import evaluate_thresholds
 
 __all__ = [
     'ABLATION_METRICS', 'RefSegInferencer', 'RefSegPrediction', 'ablated_config',
-    'build_evaluation_runner', 'config_diff', 'configure_test', 'ensure_writable_dir',
-    'evaluate_schemes', 'evaluate_thresholds', 'paper_ablations', 'run_ablations', 'write_report'
+    'build_evaluation_runner', 'check_out_file', 'config_diff', 'configure_test',
+    'ensure_writable_dir', 'evaluate_schemes', 'evaluate_seeds', 'evaluate_thresholds',
+    'paper_ablations', 'run_ablations', 'write_report'
 ]

@@ -13,12 +13,15 @@ from mmengine.config import Config
 from mmengine.model import ImgDataPreprocessor
 from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
+from PIL import Image
 
 from sgseg.models.segmentors.shatter_and_gather import image_key, slot_generators
 from sgseg.registry import MODELS, POSTPROCESSORS, TRANSFORMS
 from sgseg.utils import register_all_modules
 
-ImageInput = Union[str, os.PathLike, np.ndarray]
+ImageInput = Union[str, os.PathLike, np.ndarray, Image.Image]
+# What a single image may be (a torch.Tensor is recognised to be refused clearly).
+SINGLE_IMAGE_TYPES = (str, os.PathLike, np.ndarray, Image.Image, torch.Tensor)
 TextInput = Union[str, Sequence[str]]
 
 # Transforms of an evaluation pipeline that read annotations: a new image has none.
@@ -124,31 +127,57 @@ class RefSegInferencer:
                              f'loader (LoadRefImage), got {steps[:1]}')
         return TRANSFORMS.build(steps[0]), Compose(steps[1:])
 
-    def load_image(self, image: ImageInput) -> np.ndarray:
-        """An image path or array as the model sees it before resizing.
+    def load_image(self, image: ImageInput, name: str = 'image') -> np.ndarray:
+        """An image path, PIL image or array as the model sees it before resizing.
 
         Args:
-            image: a file path (read by the config's loader, e.g. ``LoadRefImage``),
-                or a uint8 array, (H, W, 3) **BGR** (mmcv / OpenCV convention) or
-                (H, W) grayscale.
+            image: a file path (read by the config's loader, e.g. ``LoadRefImage``), a
+                PIL image (any mode; converted to RGB, alpha dropped), or a uint8 numpy
+                array: (H, W, 3) **BGR** (mmcv / OpenCV convention), (H, W, 4) BGRA
+                (alpha dropped), (H, W) or (H, W, 1) grayscale.
+            name: how error messages call the image.
 
         Returns:
             np.ndarray: (H0, W0, 3) uint8 BGR.
+
+        Raises:
+            TypeError: a torch tensor, a non-uint8 array or another type; the message
+                says how to convert it.
+            ValueError: an array of another shape, or with no pixel.
         """
         if isinstance(image, (str, os.PathLike)):
             image = os.fspath(image)
             if not osp.isfile(image):
                 raise FileNotFoundError(f'image {image!r} does not exist')
             return self.loader(dict(img_path=image))['img']
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-            raise TypeError('an image must be a path or a uint8 numpy array, got '
-                            f'{type(image).__name__} {getattr(image, "dtype", "")}')
-        if image.ndim == 2:
-            return mmcv.gray2bgr(image)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f'an image array must be (H, W, 3) BGR or (H, W), got '
-                             f'{image.shape}')
-        return image
+        if isinstance(image, Image.Image):
+            image = np.ascontiguousarray(np.asarray(image.convert('RGB'))[..., ::-1])
+        if isinstance(image, torch.Tensor):
+            raise TypeError(
+                f'{name}: a torch.Tensor {tuple(image.shape)} {image.dtype} is not an '
+                'image the inferencer reads (it normalises and resizes itself): give a file '
+                'path, a PIL image, or an (H, W, 3) uint8 BGR numpy array, e.g. for a '
+                '(3, H, W) RGB tensor in [0, 1]: '
+                '(t.permute(1, 2, 0) * 255).round().byte().numpy()[..., ::-1]')
+        if not isinstance(image, np.ndarray):
+            raise TypeError(f'{name}: an image must be a file path, a PIL image or a uint8 '
+                            f'numpy array, got {type(image).__name__}')
+        if image.dtype != np.uint8:
+            raise TypeError(
+                f'{name}: an image array must be uint8 (0-255), got {image.dtype}; e.g. '
+                'for floats in [0, 1]: (image * 255).round().astype(np.uint8)')
+        if image.ndim == 3 and image.shape[2] not in (1, 3, 4) and image.shape[0] in (1, 3, 4):
+            raise ValueError(f'{name}: array of shape {image.shape} looks channel-first '
+                             '(C, H, W); images are (H, W, C): use image.transpose(1, 2, 0)')
+        if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
+            raise ValueError(f'{name}: an image array must be (H, W, 3) BGR, (H, W, 4) BGRA '
+                             f'or (H, W) grayscale, got shape {image.shape}')
+        if image.shape[0] == 0 or image.shape[1] == 0:
+            raise ValueError(f'{name}: the image is empty ({image.shape[0]}x{image.shape[1]} '
+                             'pixels)')
+        if image.ndim == 2 or image.shape[2] == 1:
+            return mmcv.gray2bgr(image.reshape(image.shape[:2]))
+        return np.ascontiguousarray(image[..., :3])
 
     def generators(self, images: Sequence[np.ndarray], keys: Sequence[Optional[str]],
                    draw: int) -> Optional[List[torch.Generator]]:
@@ -170,7 +199,8 @@ class RefSegInferencer:
         """Segments each sentence on its image.
 
         Args:
-            images: one image or a list of images (paths, or uint8 BGR arrays).
+            images: one image or a list of images (paths, PIL images or uint8 BGR
+                arrays; see :meth:`load_image`).
             texts: for one image, a sentence or a list of sentences; for a list of
                 images, a list with one entry (a sentence or a list of sentences) per
                 image.
@@ -184,7 +214,7 @@ class RefSegInferencer:
             For one image, a list with one :class:`RefSegPrediction` per sentence; for
             a list of images, one such list per image.
         """
-        single = isinstance(images, (str, os.PathLike, np.ndarray))
+        single = isinstance(images, SINGLE_IMAGE_TYPES)
         if single:
             images, texts, image_ids = [images], [texts], [image_ids]
         elif image_ids is None:
@@ -205,9 +235,11 @@ class RefSegInferencer:
         results = []
         for start in range(0, len(images), batch_size):
             stop = start + batch_size
-            loaded = [self.load_image(img) for img in images[start:stop]]
             names = [os.fspath(img) if isinstance(img, (str, os.PathLike))
-                     else f'image {start + i}' for i, img in enumerate(images[start:stop])]
+                     else 'image' if single else f'image {start + i}'
+                     for i, img in enumerate(images[start:stop])]
+            loaded = [self.load_image(img, name)
+                      for img, name in zip(images[start:stop], names)]
             keys = [None if i is None else image_key(dict(image_id=i))
                     for i in image_ids[start:stop]]
             results.extend(self.predict_batch(loaded, sentences[start:stop], names, keys))

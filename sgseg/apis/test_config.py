@@ -1,8 +1,13 @@
+import json
 import os
 import os.path as osp
-from typing import Optional
+import tempfile
+from typing import Dict, List, Optional, Sequence
 
+import cv2
 from mmengine.config import Config
+from mmengine.dist import is_main_process
+from mmengine.model import is_model_wrapper
 
 from sgseg.postprocess.dense_crf import import_densecrf
 
@@ -15,6 +20,35 @@ def ensure_writable_dir(path: str, what: str) -> None:
         raise PermissionError(f'{what}: cannot create {path!r}: {err}') from err
     if not os.access(path, os.W_OK):
         raise PermissionError(f'{what}: {path!r} is not writable')
+
+
+def check_out_file(path: str, what: str, image: bool = False) -> None:
+    """Fails before any work is done if ``path`` cannot be written as an output file.
+
+    Args:
+        path: the output file.
+        what: the option, for the message (``'--out'``).
+        image: the file is an image written with OpenCV: its extension must be one
+            OpenCV can write (``.png``, ``.jpg``, ...).
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder (or ends with a path separator).
+        ValueError: ``image`` and OpenCV has no writer for the extension.
+        PermissionError: its folder cannot be created or written.
+    """
+    if not path:
+        raise ValueError(f'{what}: empty file name')
+    if osp.isdir(path) or path.endswith(('/', os.sep)):
+        raise IsADirectoryError(
+            f'{what}: {path!r} names a folder; give a file name in it, e.g. '
+            f"{osp.join(path, 'demo.png' if image else 'results.jsonl')!r}")
+    if image:
+        ext = osp.splitext(path)[1]
+        if not ext or not cv2.haveImageWriter(path):
+            raise ValueError(f'{what}: {path!r} ' + (
+                f'has an extension ({ext}) OpenCV cannot write' if ext else
+                'has no extension') + '; the image format comes from it: use .png or .jpg')
+    ensure_writable_dir(osp.dirname(osp.abspath(path)), what)
 
 
 def configure_test(cfg: Config,
@@ -43,10 +77,13 @@ def configure_test(cfg: Config,
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
     cfg.load_from = checkpoint
-    # mmengine loads load_from non-strictly: refuse a checkpoint of another config
+    # mmengine loads load_from non-strictly: refuse a checkpoint of another config;
+    # and log the progress of a split shorter than the LoggerHook's interval
     hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(h.get('type') == 'CheckpointMatchHook' for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='CheckpointMatchHook')]
+    for hook in ('CheckpointMatchHook', 'TestProgressHook'):
+        if not any(h.get('type') == hook for h in hooks):
+            hooks.append(dict(type=hook))
+    cfg.custom_hooks = hooks
     test_cfg = cfg.model.setdefault('test_cfg', {})
     if seed is not None:
         test_cfg['seed'] = seed
@@ -59,7 +96,7 @@ def configure_test(cfg: Config,
     if scheme is not None:
         test_cfg['inference_scheme'] = scheme
     if out is not None:
-        ensure_writable_dir(osp.dirname(osp.abspath(out)), '--out')
+        check_out_file(out, '--out')
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
             else [cfg.test_evaluator]
         for evaluator in evaluators:
@@ -101,3 +138,63 @@ def build_evaluation_runner(config: str,
     runner = Runner.from_cfg(cfg)
     runner.load_checkpoint(checkpoint)
     return runner, cfg
+
+
+def evaluate_seeds(runner, seeds: Sequence[int], out: Optional[str] = None
+                   ) -> List[Dict[str, float]]:
+    """Runs the Runner's test loop once per slot sampling seed.
+
+    Args:
+        runner: a Runner built from a config prepared by :func:`configure_test`.
+        seeds: values of ``model.test_cfg.seed``, one evaluation each (at least one).
+        out: the ``RefSegMetric`` JSON-lines file (``configure_test(out=...)``). With
+            one seed it is written as the metric writes it; with several seeds it holds
+            every seed's lines, in the order of ``seeds``, each with a ``seed`` field
+            first (the metric writes each seed to a temporary file beside ``out``,
+            merged here on the main process).
+
+    Returns:
+        list: the metrics of each seed.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError('evaluate_seeds needs at least one seed')
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    writers = [m for m in runner.test_loop.evaluator.metrics
+               if getattr(m, 'out_file', None)] if out and len(seeds) > 1 else []
+    out_dir, name = osp.split(osp.abspath(out)) if out else ('', '')
+    parts = []
+    runs = []
+    try:
+        for seed in seeds:
+            model.test_cfg['seed'] = seed
+            if writers:
+                parts.append(osp.join(out_dir, f'.{name}.seed{seed}.part'))
+                for metric in writers:
+                    metric.out_file = parts[-1]
+            runs.append(dict(runner.test()))
+        if writers and is_main_process():
+            _merge_seed_files(out, seeds, parts)
+    finally:
+        for metric in writers:
+            metric.out_file = out
+        # only the main process writes (and so removes) the parts
+        for part in parts if is_main_process() else []:
+            if osp.exists(part):
+                os.unlink(part)
+    return runs
+
+
+def _merge_seed_files(out: str, seeds: Sequence[int], parts: Sequence[str]) -> None:
+    """Writes ``out`` (atomically): each part's JSON lines with its seed first."""
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(osp.abspath(out)), suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            for seed, part in zip(seeds, parts):
+                with open(part) as lines:
+                    for line in lines:
+                        f.write(json.dumps(dict(seed=seed, **json.loads(line))) + '\n')
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -155,6 +155,10 @@ def apply_amp(cfg: Config, force: bool = False, cuda: Optional[bool] = None) -> 
         force: ``tools/train.py --amp``: AMP on whatever the config says.
         cuda: whether CUDA is available (default: ask torch).
 
+    Raises:
+        RuntimeError: AMP is asked for (``--amp``, ``amp=True``, ``'fp16'`` or
+            ``'bf16'``) on a machine without CUDA.
+
     Returns:
         str or None: the autocast dtype chosen, or None when AMP is off.
     """
@@ -166,6 +170,14 @@ def apply_amp(cfg: Config, force: bool = False, cuda: Optional[bool] = None) -> 
         if mode == 'auto':
             print_log("amp='auto': no CUDA device, training in float32", 'current')
         return None
+    if not cuda:
+        # mmengine's AmpOptimWrapper would fail only once the Runner builds it, after
+        # the model and the data: say it now, with what to do instead
+        raise RuntimeError(
+            f"{'--amp' if force else f'config key amp={mode!r}'}: automatic mixed "
+            "precision needs a GPU (mmengine's AmpOptimWrapper trains on CUDA devices) and "
+            "torch finds none on this machine; train in float32 on the CPU without --amp, "
+            "or with amp='auto', which is on only where CUDA is")
     if mode == 'bf16' or (mode in (True, 'auto') and cuda and torch.cuda.is_bf16_supported()):
         dtype = 'bfloat16'
     else:

@@ -85,12 +85,14 @@ def draw_entities(image: np.ndarray,
         attn_slot: (N, K) A^slot.
         attn_fuse: (K,) A^fuse.
         grid_size: (h, w), h * w = N.
-        topk: number of entities drawn.
+        topk: number of entities drawn (>= 0; at most K are drawn).
 
     Returns:
         np.ndarray: the k entity heat maps side by side, each titled with its rank,
         slot index and A^fuse weight.
     """
+    if topk < 0:
+        raise ValueError(f'topk (entity maps drawn) must be >= 0, got {topk}')
     order = np.argsort(-attn_fuse)[:topk]
     tiles = []
     for rank, k in enumerate(order):

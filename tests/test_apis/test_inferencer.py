@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 from mmcv.transforms import Compose
+from PIL import Image
 
 from sgseg.apis import RefSegInferencer
 from sgseg.registry import TRANSFORMS
 from tests.test_models.tiny import IMG, TINY_MODEL, build_tiny
-from tests.test_tools.conftest import run_tool
+from tests.test_tools.conftest import load_tool, run_tool
 
 CONFIG = """
 default_scope = 'sgseg'
@@ -143,7 +144,35 @@ def test_input_errors(inferencer, tiny_files):
     with pytest.raises(FileNotFoundError, match='missing.jpg'):
         inferencer('missing.jpg', 'a star')
     with pytest.raises(ValueError, match=r'\(H, W, 3\) BGR'):
-        inferencer(np.zeros((8, 8, 4), np.uint8), 'a star')
+        inferencer(np.zeros((8, 8, 5, 2), np.uint8), 'a star')
+
+
+def test_image_types_and_shapes(inferencer, tiny_files):
+    bgr = tiny_files['array']
+    expected = inferencer(bgr, 'a star')[0].score
+    # a PIL image (RGB), a BGRA array and a grayscale (H, W, 1) array are read as images
+    pil = Image.fromarray(np.ascontiguousarray(bgr[..., ::-1]))
+    assert np.array_equal(inferencer(pil, 'a star')[0].score, expected)
+    assert np.array_equal(inferencer.load_image(pil.convert('RGBA')), bgr)
+    bgra = np.concatenate([bgr, np.full(bgr.shape[:2] + (1,), 7, np.uint8)], axis=2)
+    assert np.array_equal(inferencer(bgra, 'a star')[0].score, expected)
+    gray = bgr[..., :1]
+    assert np.array_equal(inferencer.load_image(gray), np.repeat(gray, 3, axis=2))
+    # lists of images name the bad one
+    with pytest.raises(ValueError, match=r'image 1: the image is empty \(0x0 pixels\)'):
+        inferencer([bgr, np.zeros((0, 0, 3), np.uint8)], ['a', 'b'])
+    with pytest.raises(ValueError, match='image: the image is empty'):
+        inferencer(np.zeros((0, 5), np.uint8), 'a star')
+    tensor = torch.zeros(3, 8, 8)
+    with pytest.raises(TypeError, match=r'torch.Tensor \(3, 8, 8\) torch.float32 is not an '
+                                        r'image.*\(H, W, 3\) uint8 BGR numpy array'):
+        inferencer(tensor, 'a star')
+    with pytest.raises(TypeError, match=r'must be uint8 \(0-255\), got float32'):
+        inferencer(bgr.astype(np.float32) / 255, 'a star')
+    with pytest.raises(ValueError, match=r'looks channel-first.*transpose\(1, 2, 0\)'):
+        inferencer(np.ascontiguousarray(bgr.transpose(2, 0, 1)), 'a star')
+    with pytest.raises(TypeError, match='got list'):
+        inferencer.load_image([[1, 2]])
 
 
 def test_crf_refines_the_score(tiny_files):
@@ -172,3 +201,31 @@ def test_demo_writes_one_row_per_sentence(tiny_files, tmp_path):
     assert picture.shape[0] >= 2 * row.shape[0] - 4
     assert picture.shape[1] > 2 * row.shape[1]
     assert "'a green star'" in proc.stdout and 'top entities slot' in proc.stdout
+
+
+def test_demo_checks_its_options_before_loading_the_model(tiny_files, tmp_path, capsys):
+    demo = load_tool('tools/demo.py')
+    with pytest.raises(SystemExit):
+        demo.parse_args(['i.png', 'a star', '--checkpoint', 'c.pth', '--topk', '-1'])
+    assert "argument --topk: must be an integer >= 0, got '-1'" in capsys.readouterr().err
+    # a missing checkpoint would fail later: the --out errors come first
+    args = [str(tiny_files['image']), 'a star', '--config', str(tiny_files['config']),
+            '--checkpoint', str(tmp_path / 'missing.pth'), '--out']
+    with pytest.raises(ValueError, match=f"--out: '{tmp_path}/demo' has no extension"):
+        demo.main(args + [str(tmp_path / 'demo')])
+    with pytest.raises(ValueError, match=r"has an extension \(.xyz\) OpenCV cannot write"):
+        demo.main(args + [str(tmp_path / 'demo.xyz')])
+    with pytest.raises(IsADirectoryError, match=f"--out: '{tmp_path}' names a folder"):
+        demo.main(args + [str(tmp_path)])
+
+
+def test_demo_topk_above_the_number_of_entities_draws_them_all(tiny_files, tmp_path, capsys):
+    demo = load_tool('tools/demo.py')
+    args = [str(tiny_files['image']), 'a star', '--config', str(tiny_files['config']),
+            '--checkpoint', str(tiny_files['checkpoint']), '--out']
+    demo.main(args + [str(tmp_path / 'all.png'), '--topk', '99'])
+    assert '--topk 99: the model has 6 entities; drawing all 6' in capsys.readouterr().out
+    demo.main(args + [str(tmp_path / 'six.png'), '--topk', '6'])
+    assert 'drawing all' not in capsys.readouterr().out
+    assert np.array_equal(cv2.imread(str(tmp_path / 'all.png')),
+                          cv2.imread(str(tmp_path / 'six.png')))

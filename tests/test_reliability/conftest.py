@@ -1,7 +1,8 @@
 """Shared helpers of the reliability tests: a tiny config for fast tool runs."""
 from pathlib import Path
 
-from tests.test_tools.conftest import ROOT, run_tool, tiny_synthetic, write_tiny_config  # noqa: F401
+from tests.test_tools.conftest import (ROOT, load_tool, run_tool, tiny_synthetic,  # noqa: F401
+                                      write_tiny_config)
 
 # A small randomly initialised BERT instead of the 90 MB pretrained encoder: the
 # checkpoints of the kill/resume test stay small and quick to write.
@@ -21,4 +22,4 @@ def write_config(path: Path, data_root: Path, extra: str = '', small_text: bool 
     return path
 
 
-__all__ = ['ROOT', 'run_tool', 'write_config']
+__all__ = ['ROOT', 'load_tool', 'run_tool', 'write_config']

@@ -68,3 +68,13 @@ def run_tool(*args, timeout=300, env=None) -> subprocess.CompletedProcess:
                           timeout=timeout)
     assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
     return proc
+
+
+def load_tool(path: str):
+    """A tools/ script imported as a module, so a test can call its parse_args / main."""
+    import importlib.util
+    name = 'sgseg_tool_' + path.replace('/', '_').replace('.py', '')
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

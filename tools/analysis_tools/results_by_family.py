@@ -28,7 +28,10 @@ def main():
     if not results:
         raise SystemExit(f'{args.results} holds no results')
     rows = results_by_family(results)
-    report_table(rows, f'{args.results} by sentence family', args.out)
+    seeds = sorted({r['seed'] for r in results if 'seed' in r})
+    pooled = f" (seeds {', '.join(map(str, seeds))} pooled; n counts lines)" \
+        if len(seeds) > 1 else ''
+    report_table(rows, f'{args.results} by sentence family{pooled}', args.out)
 
 
 if __name__ == '__main__':
