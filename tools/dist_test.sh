@@ -2,9 +2,9 @@
 # Evaluate on one node with torchrun: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT from the environment.
 # Without GPUs, GPUS=N runs N CPU processes on the gloo backend.
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
+CONFIG="$1"
+CHECKPOINT="$2"
+GPUS="$3"
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
@@ -14,13 +14,13 @@ PYTHON=${PYTHON:-$([ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/pyth
 
 PYTHONPATH="$ROOT":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
     "$ROOT/tools/test.py" \
-    $CONFIG \
-    $CHECKPOINT \
+    "$CONFIG" \
+    "$CHECKPOINT" \
     --launcher pytorch \
-    ${@:4}
+    "${@:4}"

@@ -10,14 +10,17 @@ for several seeds with ``tools/train.py`` and ``tools/test.py``.
 import copy
 import glob
 import json
+import logging
 import os
 import os.path as osp
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from sgseg.evaluation.summary import format_markdown, summarize_runs
 
@@ -29,6 +32,9 @@ TEXT_FREE_BASELINES = ('whole_image', 'centre_ellipse')
 # its recipe: a slot-count ablation fixes K_g and K_s together, even where one of them
 # equals the recipe's, so that on another base it still means K_g x K_s slots.
 WHOLE_KEYS_VAR = 'ablation_set_whole'
+# Shortest phase of a schedule scaled by fit_schedule (a LinearLR warm-up needs two
+# iterations to go from its start factor to its end factor).
+MIN_PHASE_ITERS = 2
 _MISSING = object()
 
 
@@ -162,18 +168,60 @@ def fit_schedule(cfg: Config, max_iters: int) -> None:
 
     Schedulers ending at the old ``max_iters`` end at the new one (cosine ``T_max``
     follows), validation during training is dropped (the test split is evaluated
-    after) and one checkpoint is written, at the end.
+    after) and one checkpoint is written, at the end. When the new length cuts into an
+    earlier phase of the schedule (``max_iters`` at or below the end of the warm-up),
+    the whole schedule is scaled by ``max_iters / old`` instead, each phase kept at
+    least :data:`MIN_PHASE_ITERS` iterations long (mmengine's ``LinearLR`` reaches its
+    end factor on its last iteration, so a 1-iteration warm-up would never reach the
+    base lr), and a warning says so: the synthetic config's 100-iteration warm-up
+    becomes 3 iterations of a 50-iteration run.
+
+    Raises:
+        ValueError: the config is not iteration-based, or ``max_iters`` cannot hold the
+            phases of a schedule that has to be scaled.
     """
     old = cfg.train_cfg.get('max_iters')
     if old is None:
         raise ValueError('run_ablations needs an iteration-based base config '
                          '(train_cfg.max_iters), like configs/sg_vittiny_synthetic.py')
-    cfg.train_cfg.update(max_iters=max_iters, val_interval=max_iters + 1)
-    for scheduler in cfg.get('param_scheduler', []):
-        if scheduler.get('end') == old:
-            scheduler['end'] = max_iters
+    if max_iters < 1:
+        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
+    schedulers = cfg.get('param_scheduler', None) or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    # a boundary of an earlier phase that the shortened run does not get past
+    cut = [s for s in schedulers if s.get('end') != old
+           and max(s.get('begin', 0), s.get('end', 0)) >= max_iters]
+    if cut:
+        points = sorted({0, old} | {min(s.get(k, old if k == 'end' else 0), old)
+                                    for s in schedulers for k in ('begin', 'end')})
+        phases = len(points) - 1
+        if max_iters < MIN_PHASE_ITERS * phases:
+            raise ValueError(
+                f'max_iters={max_iters} cannot hold the {phases} phases of param_scheduler '
+                f'({MIN_PHASE_ITERS} iterations each at least): give --max-iters >= '
+                f'{MIN_PHASE_ITERS * phases}')
+        scaled = {}
+        for i, point in enumerate(points):
+            low = scaled[points[i - 1]] + MIN_PHASE_ITERS if i else 0
+            high = max_iters - MIN_PHASE_ITERS * (phases - i)
+            scaled[point] = min(max(round(point * max_iters / old), low), high)
+        print_log(f'max_iters={max_iters} ends inside the schedule phase(s) '
+                  + ', '.join(f"{s['type']} [{s.get('begin', 0)}, {s.get('end')})" for s in cut)
+                  + f': the schedule is scaled by {max_iters}/{old}', 'current',
+                  logging.WARNING)
+        for scheduler in schedulers:
+            scheduler.update(begin=scaled[min(scheduler.get('begin', 0), old)],
+                             end=scaled[min(scheduler.get('end', old), old)])
             if 'T_max' in scheduler:
-                scheduler['T_max'] = max_iters - scheduler.get('begin', 0)
+                scheduler['T_max'] = scheduler['end'] - scheduler['begin']
+    else:
+        for scheduler in schedulers:
+            if scheduler.get('end') == old:
+                scheduler['end'] = max_iters
+                if 'T_max' in scheduler:
+                    scheduler['T_max'] = max_iters - scheduler.get('begin', 0)
+    cfg.train_cfg.update(max_iters=max_iters, val_interval=max_iters + 1)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint.update(by_epoch=False, interval=max_iters, save_best=None)
 
@@ -203,11 +251,12 @@ def _test_metrics(test_dir: str) -> Dict[str, float]:
 
 
 def _run_one(name: str, seed: int, cfg: Config, work_dir: str, threads: int,
-             schemes: bool) -> Dict[str, Any]:
+             schemes: bool, position: str = '') -> Dict[str, Any]:
     """Trains and tests one (ablation, seed) in ``work_dir/<name>/seed<seed>/``.
 
     A run whose ``result.json`` was written for the very same config is not repeated:
-    an interrupted sweep restarts where it stopped.
+    an interrupted sweep restarts where it stopped. ``position`` (``'3/8'``) starts the
+    progress lines logged when the run starts and ends.
     """
     run_dir = osp.join(work_dir, name, f'seed{seed}')
     os.makedirs(run_dir, exist_ok=True)
@@ -220,10 +269,15 @@ def _run_one(name: str, seed: int, cfg: Config, work_dir: str, threads: int,
         with open(result_file) as f:
             done = json.load(f)
         if done.get('config') == config_text and (done.get('schemes') or not schemes):
+            print_log(f'ablations [{position}] {name} seed {seed}: finished before, '
+                      f'reusing {result_file}', 'current')
             return done['result']
     config_file = osp.join(run_dir, 'config.py')
     cfg.dump(config_file)
     log = osp.join(run_dir, 'run.log')
+    start = time.monotonic()
+    print_log(f'ablations [{position}] {name} seed {seed}: training and testing '
+              f'(log: {log})', 'current')
     _run_tool(['tools/train.py', config_file, '--work-dir', run_dir], threads, log)
     with open(osp.join(run_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
@@ -245,6 +299,8 @@ def _run_one(name: str, seed: int, cfg: Config, work_dir: str, threads: int,
     with open(tmp, 'w') as f:
         json.dump(dict(config=config_text, schemes=schemes, result=result), f, indent=1)
     os.replace(tmp, result_file)
+    print_log(f'ablations [{position}] {name} seed {seed}: done in '
+              f'{time.monotonic() - start:.0f} s, mIoU {result["mIoU"]:.2f}', 'current')
     return result
 
 
@@ -303,9 +359,11 @@ def run_ablations(names: Sequence[str],
             fit_schedule(cfg, max_iters)
         configs[name] = (cfg, applied)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        todo = [(name, seed) for name in names for seed in seeds]
         futures = {(name, seed): pool.submit(_run_one, name, seed, configs[name][0],
-                                             work_dir, threads, schemes)
-                   for name in names for seed in seeds}
+                                             work_dir, threads, schemes,
+                                             f'{k + 1}/{len(todo)}')
+                   for k, (name, seed) in enumerate(todo)}
         runs = {key: future.result() for key, future in futures.items()}
     results = {}
     for name in names:

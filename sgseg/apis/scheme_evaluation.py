@@ -4,11 +4,11 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.model import is_model_wrapper
-from rich.progress import Progress
 
 from sgseg.evaluation.baselines import BASELINES, baseline_score
 from sgseg.evaluation.metrics import RefSegMetric
 from sgseg.models.segmentors.shatter_and_gather import INFERENCE_SCHEMES, ShatterAndGather
+from sgseg.utils.progress import ProgressLog
 
 
 def scheme_sample(model: ShatterAndGather, ds, scheme: str, pad_shape) -> dict:
@@ -74,8 +74,7 @@ def evaluate_schemes(model,
     model.eval()
     metrics = {name: RefSegMetric() for name in (*schemes, *baselines)}
     configured = model.test_cfg['inference_scheme']
-    with Progress(transient=True) as progress:
-        task = progress.add_task('evaluating schemes', total=len(dataloader))
+    with ProgressLog(len(dataloader), 'evaluating schemes') as progress:
         for data_batch in dataloader:
             outputs = model.test_step(data_batch)
             pad_shape = outputs[0].metainfo['batch_input_shape']
@@ -95,7 +94,7 @@ def evaluate_schemes(model,
                         name, *ds.metainfo['ori_shape'][:2])), 0.5) for ds in outputs
                 ]
                 metrics[name].process(data_batch, samples)
-            progress.advance(task)
+            progress.update()
     results = {name: m.evaluate(len(dataloader.dataset)) for name, m in metrics.items()}
     for (name, label), metric in by_size.items():
         if metric.results:

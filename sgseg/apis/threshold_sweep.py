@@ -3,9 +3,9 @@ from typing import Dict, Sequence
 
 import torch
 from mmengine.model import is_model_wrapper
-from rich.progress import Progress
 
 from sgseg.evaluation.metrics import RefSegMetric
+from sgseg.utils.progress import ProgressLog
 from .scheme_evaluation import with_prediction
 
 
@@ -36,8 +36,7 @@ def evaluate_thresholds(model, dataloader,
     model.eval()
     metrics = {tau: RefSegMetric() for tau in thresholds}
     num_samples = 0
-    with Progress(transient=True) as progress:
-        task = progress.add_task('evaluating thresholds', total=len(dataloader))
+    with ProgressLog(len(dataloader), 'evaluating thresholds') as progress:
         for data_batch in dataloader:
             outputs = model.test_step(data_batch)
             num_samples += len(outputs)
@@ -45,5 +44,5 @@ def evaluate_thresholds(model, dataloader,
                 metric.process(data_batch, [
                     with_prediction(ds, ds.seg_logits.data[0], tau) for ds in outputs
                 ])
-            progress.advance(task)
+            progress.update()
     return {tau: m.evaluate(num_samples) for tau, m in metrics.items()}

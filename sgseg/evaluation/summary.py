@@ -1,3 +1,5 @@
+import json
+import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -19,6 +21,42 @@ def summarize_runs(runs: Sequence[Dict[str, float]]) -> Dict[str, Dict[str, floa
                 std=float(np.std([r[k] for r in runs])))
         for k in keys
     }
+
+
+def load_runs(paths: Sequence[str]) -> List[dict]:
+    """The JSON results of several runs (one file per seed), each run counted once.
+
+    A file given twice, under the same or another path (a link, ``a/../a``), or two
+    files with the same results (a copied run) would make the spread over seeds look
+    smaller than it is: both are refused.
+
+    Args:
+        paths: JSON files, one per run.
+
+    Returns:
+        list: the parsed results, in the order of ``paths``.
+
+    Raises:
+        ValueError: a run is given twice, or a file is not JSON.
+    """
+    runs, by_path, by_content = [], {}, {}
+    for path in paths:
+        real = osp.realpath(path)
+        if real in by_path:
+            raise ValueError(f'{path!r} is the file {by_path[real]!r} again: each run must '
+                             'be counted once')
+        with open(path) as f:
+            try:
+                run = json.load(f)
+            except json.JSONDecodeError as err:
+                raise ValueError(f'{path!r} is not JSON ({err})') from err
+        content = json.dumps(run, sort_keys=True)
+        if content in by_content:
+            raise ValueError(f'{path!r} holds the same results as {by_content[content]!r}: '
+                             'one run counted twice (a copy?) would understate the std')
+        by_path[real], by_content[content] = path, path
+        runs.append(run)
+    return runs
 
 
 def format_table(rows: List[Dict[str, object]], title: str = '') -> str:

@@ -2,7 +2,7 @@ import glob
 import json
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import matplotlib
 
@@ -10,37 +10,70 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def read_scalars(work_dir: str) -> Dict[str, List[Tuple[int, float]]]:
-    """Training scalars logged by mmengine (``<work_dir>/<timestamp>/vis_data/scalars.json``).
-
-    The newest run of the work dir is read; keys are the logged names (``loss``,
-    ``loss_c3``, ``lr``, ...), values (step, value) pairs in order.
-    """
-    runs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not runs:
-        raise FileNotFoundError(f'no */vis_data/scalars.json under {work_dir!r}: was the '
-                                'model trained with a LocalVisBackend?')
+def _read_scalar_file(path: str) -> Dict[str, List[Tuple[int, float]]]:
+    """The scalars of one ``scalars.json``; a truncated last line (a killed run) is skipped."""
     series = defaultdict(list)
-    with open(runs[-1]) as f:
-        for line in f:
+    with open(path) as f:
+        lines = f.read().splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
             record = json.loads(line)
-            step = record.get('step', record.get('iter'))
-            for key, value in record.items():
-                if key not in ('step', 'iter', 'epoch') and isinstance(value, (int, float)):
-                    series[key].append((step, float(value)))
+        except json.JSONDecodeError as err:
+            if number == len(lines):
+                break  # the run was killed while writing this line
+            raise ValueError(f'{path}:{number}: not a JSON record ({err})') from err
+        step = record.get('step', record.get('iter'))
+        for key, value in record.items():
+            if key not in ('step', 'iter', 'epoch') and isinstance(value, (int, float)):
+                series[key].append((step, float(value)))
     return dict(series)
 
 
+def read_scalars(work_dir: str,
+                 prefix: Optional[str] = None) -> Dict[str, List[Tuple[int, float]]]:
+    """Scalars logged by mmengine (``<work_dir>/<timestamp>/vis_data/scalars.json``).
+
+    The newest run of the work dir is read or, with ``prefix``, the newest run that
+    logged a scalar whose name starts with it (``'loss'`` skips the runs of
+    ``tools/test.py``, which log metrics only). Keys are the logged names (``loss``,
+    ``loss_c3``, ``lr``, ...), values (step, value) pairs in order.
+
+    Raises:
+        FileNotFoundError: no run under ``work_dir`` logged any scalar.
+        ValueError: ``prefix`` is given and no run logged a matching scalar.
+    """
+    runs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not runs:
+        raise FileNotFoundError(
+            f'no */vis_data/scalars.json under {work_dir!r}: no run of this work dir has '
+            'logged anything yet (a run logs every default_hooks.logger.interval '
+            'iterations), or it was trained without a LocalVisBackend')
+    for path in reversed(runs):
+        series = _read_scalar_file(path)
+        if prefix is None or any(k.startswith(prefix) for k in series):
+            return series
+    logged = sorted({k for path in runs for k in _read_scalar_file(path)})
+    raise ValueError(
+        f'no {prefix!r} scalar logged under {work_dir!r} ({len(runs)} run(s), logging '
+        f'{logged or "nothing"}): training logs its loss every '
+        'default_hooks.logger.interval iterations, so a run stopped before the first '
+        'interval logs none')
+
+
 def plot_loss_curves(work_dir: str, out_file: str) -> List[str]:
-    """Draws every ``loss*`` scalar against the iteration and saves a PNG.
+    """Draws every ``loss*`` scalar of the newest training run against the iteration.
 
     Returns:
         list: the keys drawn.
+
+    Raises:
+        FileNotFoundError, ValueError: no run of ``work_dir`` logged a loss (see
+            :func:`read_scalars`).
     """
-    series = read_scalars(work_dir)
+    series = read_scalars(work_dir, prefix='loss')
     keys = sorted(k for k in series if k.startswith('loss'))
-    if not keys:
-        raise KeyError(f'no loss scalars logged under {work_dir!r}')
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     for key in keys:
         steps, values = zip(*series[key])

@@ -114,4 +114,4 @@ def test_configure_test_adds_the_checkpoint_check_once(tmp_path):
     cfg, ckpt = _test_cfg(tmp_path)
     configure_test(cfg, ckpt)
     configure_test(cfg, ckpt)
-    assert [h['type'] for h in cfg.custom_hooks] == ['CheckpointMatchHook']
+    assert [h['type'] for h in cfg.custom_hooks] == ['CheckpointMatchHook', 'TestProgressHook']

@@ -16,7 +16,7 @@ from mmengine.registry import PARAM_SCHEDULERS
 from sgseg.apis import build_evaluation_runner, configure_test, evaluate_seeds
 from sgseg.apis.ablations import fit_schedule
 from sgseg.evaluation.summary import load_runs
-from sgseg.utils import ProgressLog, enable_amp, register_all_modules
+from sgseg.utils import ProgressLog, apply_amp, register_all_modules
 from sgseg.visualization import plot_loss_curves, read_scalars
 from .conftest import ROOT, load_tool, run_tool, write_config
 
@@ -108,18 +108,17 @@ def test_one_seed_keeps_its_format_and_several_seeds_keep_every_line(trained, tm
 
 def test_amp_without_a_gpu_fails_at_start_up(tmp_path, tiny_synthetic, monkeypatch):
     train = load_tool('tools/train.py')
-    monkeypatch.setattr('sgseg.utils.config.get_device', lambda: 'cpu')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     monkeypatch.setattr(train.Runner, 'from_cfg',
                         lambda cfg: pytest.fail('the Runner was built before the AMP check'))
     config = write_config(tmp_path / 'tiny.py', tiny_synthetic)
     with pytest.raises(RuntimeError, match='--amp: automatic mixed precision needs a GPU'):
         train.main([str(config), '--amp', '--work-dir', str(tmp_path / 'w')])
-    # with a GPU the guarded AMP wrapper is chosen
-    monkeypatch.setattr('sgseg.utils.config.get_device', lambda: 'cuda')
     cfg = Config.fromfile(str(config))
-    enable_amp(cfg)
-    assert cfg.optim_wrapper.type == 'NonFiniteGuardAmpOptimWrapper'
-    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    with pytest.raises(RuntimeError, match="config key amp='fp16': automatic mixed"):
+        apply_amp(Config(dict(cfg.to_dict(), amp='fp16')), cuda=False)
+    # amp='auto' (the recipes) trains in float32 there
+    assert apply_amp(Config(dict(cfg.to_dict(), amp='auto')), cuda=False) is None
 
 
 def _lrs(cfg: Config, iters: int) -> list:

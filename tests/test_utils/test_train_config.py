@@ -39,8 +39,11 @@ def test_amp_false_and_forced(recipe):
     off = Config(dict(recipe.to_dict(), amp=False))
     assert apply_amp(off, cuda=True) is None
     forced = Config(dict(recipe.to_dict(), amp=False))
-    assert apply_amp(forced, force=True, cuda=False) == 'float16'
+    assert apply_amp(forced, force=True, cuda=True) in ('float16', 'bfloat16')
     assert forced.optim_wrapper.type == 'NonFiniteGuardAmpOptimWrapper'
+    # forced on a machine without CUDA: refused at start-up, not when the Runner builds it
+    with pytest.raises(RuntimeError, match='--amp: automatic mixed precision needs a GPU'):
+        apply_amp(Config(dict(recipe.to_dict(), amp=False)), force=True, cuda=False)
     with pytest.raises(ValueError, match=r"config key amp must be one of .*got 'yes'"):
         apply_amp(Config(dict(recipe.to_dict(), amp='yes')))
     custom = Config(dict(amp=True, optim_wrapper=dict(type='MyWrapper')))

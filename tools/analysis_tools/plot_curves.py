@@ -14,7 +14,10 @@ def main():
     parser.add_argument('--out', help='PNG path (default WORK_DIR/loss_curve.png)')
     args = parser.parse_args()
     out = args.out or osp.join(args.work_dir, 'loss_curve.png')
-    keys = plot_loss_curves(args.work_dir, out)
+    try:
+        keys = plot_loss_curves(args.work_dir, out)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f'plot_curves: {err}')
     print(f'wrote {out} ({", ".join(keys)})')
 
 

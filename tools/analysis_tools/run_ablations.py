@@ -18,6 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmengine.config import DictAction  # noqa: E402
 
 from sgseg.apis import paper_ablations, run_ablations, write_report  # noqa: E402
+from sgseg.utils import int_at_least  # noqa: E402
 
 
 def parse_args():
@@ -28,7 +29,9 @@ def parse_args():
                         help='the base config every ablation is applied to')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help='training and slot sampling seeds')
-    parser.add_argument('--max-iters', type=int, help='shorten training to this many iters')
+    parser.add_argument('--max-iters', type=int_at_least(1),
+                        help='shorten training to this many iters (a schedule whose warm-up '
+                             'does not fit is scaled to it)')
     parser.add_argument('--work-dir', default='work_dirs/ablations')
     parser.add_argument('--threads', type=int, default=1, help='torch threads per run')
     parser.add_argument('--jobs', type=int, default=1,

@@ -3,13 +3,12 @@
 python tools/analysis_tools/summarize_seeds.py work_dirs/seed*/schemes.json [--out summary.md]
 """
 import argparse
-import json
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from sgseg.evaluation.summary import format_markdown, summarize_runs  # noqa: E402
+from sgseg.evaluation.summary import format_markdown, load_runs, summarize_runs  # noqa: E402
 
 KEYS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM')
 
@@ -19,10 +18,10 @@ def main():
     parser.add_argument('results', nargs='+', help='schemes.json files, one per seed')
     parser.add_argument('--out', help='write the markdown table here too')
     args = parser.parse_args()
-    runs = []
-    for path in args.results:
-        with open(path) as f:
-            runs.append(json.load(f))
+    try:
+        runs = load_runs(args.results)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f'summarize_seeds: {err}')
     rows = []
     for name in runs[0]:
         summary = summarize_runs([r[name] for r in runs])
