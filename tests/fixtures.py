@@ -4,9 +4,11 @@
 ``refs(umd).p`` over three small images; ``write_phrasecut_dataset`` writes PhraseCut
 task lists and ``image_data_split3000.json`` over two images. Both return the paths
 and the number of samples per split, so a test can check counts without re-deriving
-them. ``free_port`` gives a free local TCP port for tests that start process groups.
+them. ``free_port`` gives a free local TCP port for tests that start process groups;
+``LogRecords`` collects what sgseg logs.
 """
 import json
+import logging
 import pickle
 import socket
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
+from mmengine.logging import MMLogger
 from PIL import Image
 
 
@@ -22,6 +25,25 @@ def free_port() -> str:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return str(s.getsockname()[1])
+
+
+class LogRecords(logging.Handler):
+    """``with LogRecords() as records:`` collects the messages of the current MMLogger
+    in ``records.messages``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> 'LogRecords':
+        MMLogger.get_current_instance().addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        MMLogger.get_current_instance().removeHandler(self)
 
 
 # (image_id, file name, width, height)

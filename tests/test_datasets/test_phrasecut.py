@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,9 @@ from mmengine.registry import init_default_scope
 from PIL import Image, ImageDraw
 
 from sgseg.datasets import LoadRefImage, LoadRefMask, PhraseCutDataset
+from sgseg.datasets.validation import InvalidDataError
 from sgseg.registry import DATASETS
-from tests.fixtures import PHRASECUT_TASKS, write_phrasecut_dataset
+from tests.fixtures import PHRASECUT_TASKS, LogRecords, write_phrasecut_dataset
 
 REPO = Path(__file__).parents[2]
 
@@ -81,8 +83,74 @@ def test_missing_files(phrasecut, tmp_path):
 def test_task_with_unknown_image(phrasecut, tmp_path):
     info = tmp_path / 'image_data.json'
     info.write_text('[{"image_id": 1, "width": 40, "height": 30}]')
-    with pytest.raises(KeyError, match=r'task 2__1 points at image 2'):
+    with pytest.raises(InvalidDataError, match=r"task 2__1: image is not in the image list "
+                                               r"\(image_id 2 not in '.*image_data.json'\)"):
         build(phrasecut, 'val', image_info_file=str(info))
+
+
+def _edited(phrasecut, tmp_path, split, edit):
+    tasks = json.loads(Path(phrasecut[f'refer_{split}']).read_text())
+    edit(tasks)
+    path = tmp_path / f'refer_{split}.json'
+    path.write_text(json.dumps(tasks))
+    return str(path)
+
+
+def test_every_bad_task_in_one_error_then_skip(phrasecut, tmp_path):
+    def edit(tasks):
+        tasks[0]['Polygons'][1][0][1][0] = float('nan')  # 2__1: the 3rd polygon in all
+        tasks[1]['phrase'] = None                         # 1__3
+        tasks.append(dict(tasks[0], Polygons=[[[[1, 1], [5e8, 1], [3, 3]]]]))  # same id
+        tasks.append(dict(tasks[0], task_id='9__9', Polygons=[[[1, 2, 3]]]))
+        tasks.append(dict(tasks[0], task_id='9__8', phrase='fine'))
+        tasks[-1]['Polygons'] = [[[[1, 1], [9, 1], [9, 9]]]]
+    ann_file = _edited(phrasecut, tmp_path, 'val', edit)
+    kwargs = dict(data_root=phrasecut['data_root'], ann_file=ann_file, test_mode=True)
+    with pytest.raises(InvalidDataError) as info:
+        PhraseCutDataset(**kwargs)
+    message = str(info.value)
+    for line in [
+            "task 2__1: polygon coordinate is not finite (polygon 2, coordinate 2 = nan)",
+            "task 1__3: sentence is not a string (NoneType None)",
+            "task 2__1: task_id appears more than once (entries 0 and 2)",
+            "task 9__9: Polygons is not a list of instances of polygons of [x, y] points",
+    ]:
+        assert f"'{ann_file}': {line}" in message
+    assert len(info.value.problems) == 4  # the duplicate is dropped before its polygons
+    dataset = PhraseCutDataset(on_invalid='skip', group_by_image=False, **kwargs)
+    assert [d['sent_id'] for d in map(dataset.get_data_info, range(len(dataset)))] == ['9__8']
+
+
+def test_out_of_image_polygon_and_empty_region(phrasecut, tmp_path):
+    def edit(tasks):
+        tasks[0]['Polygons'] = [[[[1, 1], [20, 1], [20, 5000]]]]  # image 2 is 36 x 28
+        tasks[1]['Polygons'] = [[[[0, 20], [39, 20]]]]  # only a 2-point polygon
+    ann_file = _edited(phrasecut, tmp_path, 'val', edit)
+    with pytest.raises(InvalidDataError, match=r'task 2__1: polygon coordinate lies outside '
+                                               r'the image \(polygon 0, coordinate 5 = 5000.0; '
+                                               r'image 28 x 36 \(HxW\)\)'):
+        PhraseCutDataset(data_root=phrasecut['data_root'], ann_file=ann_file, test_mode=True)
+    # Training reads no polygon: the same file trains.
+    assert len(PhraseCutDataset(data_root=phrasecut['data_root'], ann_file=ann_file)) == 2
+
+
+def test_empty_region_kept_and_logged(phrasecut, tmp_path):
+    def edit(tasks):
+        tasks[1]['Polygons'] = [[[[0, 20], [39, 20]]]]  # 1__3: only a 2-point polygon
+    ann_file = _edited(phrasecut, tmp_path, 'val', edit)
+    with LogRecords() as records:
+        dataset = PhraseCutDataset(data_root=phrasecut['data_root'], ann_file=ann_file,
+                                   test_mode=True)
+    assert len(dataset) == 2
+    note = next(m for m in records.messages if 'empty ground-truth mask' in m)
+    assert "1 of 2 evaluation tasks have an empty ground-truth mask: ['1__3']" in note
+
+
+def test_empty_task_list(phrasecut, tmp_path):
+    ann_file = _edited(phrasecut, tmp_path, 'train', lambda tasks: tasks.clear())
+    with pytest.raises(ValueError, match=r"PhraseCut ann_file '.*refer_train.json' has no "
+                                         r'tasks$'):
+        PhraseCutDataset(data_root=phrasecut['data_root'], ann_file=ann_file)
 
 
 def test_dataset_config_builds_and_loads(phrasecut):

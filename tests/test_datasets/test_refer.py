@@ -8,6 +8,7 @@ from mmengine.registry import init_default_scope
 from pycocotools.coco import COCO
 
 from sgseg.datasets import ReferDataset, load_refs
+from sgseg.datasets.validation import InvalidDataError
 from sgseg.registry import DATASETS
 from tests.fixtures import write_refer_dataset
 
@@ -78,7 +79,8 @@ def test_training_never_needs_masks(tmp_path):
             info = dataset.get_data_info(i)
             assert 'segmentation' not in info
             assert isinstance(info['text'], str)
-    with pytest.raises(KeyError, match=r"annotation 2 \(ref 2\).*has no 'segmentation'"):
+    with pytest.raises(InvalidDataError, match=r"annotation 2 \(ref 2\): annotation has no "
+                                               r"'segmentation'"):
         build(refer, split='val', test_mode=True)
 
 
@@ -121,21 +123,37 @@ def test_unknown_split_lists_present_splits(refer):
 
 
 @pytest.mark.parametrize('field,value,message', [
-    ('ann_id', 999, r'ref 1 points at annotation 999'),
-    ('image_id', 555, r'ref 1 points at image 555'),
+    ('ann_id', 999, r'ref 1: annotation is not in the instances file \(ann_id 999'),
+    ('image_id', 555, r'ref 1: image is not in the instances file \(image_id 555'),
 ])
 def test_dangling_ref(refer, tmp_path, field, value, message):
     refs = load_refs(refer['refs_unc'])
     refs[0][field] = value
     with open(tmp_path / 'refs(bad).p', 'wb') as f:
         pickle.dump(refs, f)
-    with pytest.raises(KeyError, match=message):
+    with pytest.raises(InvalidDataError, match=message):
         ReferDataset(data_root=refer['data_root'], ann_file=str(tmp_path / 'refs(bad).p'),
                      split='train')
 
 
+def test_duplicate_sent_id_names_both_refs(refer, tmp_path):
+    """Two result rows with one id (and one overlay over the other) are refused."""
+    refs = load_refs(refer['refs_unc'])
+    refs[5]['sentences'][0]['sent_id'] = 3  # ref 6 (val) takes ref 2's first sent_id
+    with open(tmp_path / 'refs(dup).p', 'wb') as f:
+        pickle.dump(refs, f)
+    kwargs = dict(data_root=refer['data_root'], ann_file=str(tmp_path / 'refs(dup).p'),
+                  split='val', test_mode=True)
+    with pytest.raises(InvalidDataError, match=r"refs\(dup\).p': sent_id 3: sent_id appears "
+                                               r'more than once \(in ref 2 and in ref 6\)'):
+        ReferDataset(**kwargs)
+    dataset = ReferDataset(on_invalid='skip', group_by_image=False, **kwargs)
+    assert [(d['ref_id'], d['sent_id']) for d in map(dataset.get_data_info, range(len(dataset)))] == [(2, 3), (2, 4)]
+
+
 def _py2_pickle(obj) -> bytes:
-    """Pickle ``obj`` as Python 2 does: str values become byte strings (opcode 'U')."""
+    """Pickle ``obj`` as Python 2 does: str values become byte strings (opcode 'U'),
+    UTF-8 encoded; bytes values are written as they are."""
     def emit(o) -> bytes:
         if isinstance(o, dict):
             return b'}(' + b''.join(emit(k) + emit(v) for k, v in o.items()) + b'u'
@@ -143,20 +161,40 @@ def _py2_pickle(obj) -> bytes:
             return b'](' + b''.join(emit(v) for v in o) + b'e'
         if isinstance(o, int):
             return b'J' + o.to_bytes(4, 'little', signed=True)
-        raw = o.encode('utf-8')
+        raw = o if isinstance(o, bytes) else o.encode('utf-8')
         return b'U' + bytes([len(raw)]) + raw
     return b'\x80\x02' + emit(obj) + b'.'
 
 
-def test_python2_refs_pickle(tmp_path):
-    refs = [dict(ref_id=7, split='train', sentences=[dict(sent_id=1, sent='café sign')])]
+def test_python2_refs_pickle_keeps_utf8_text(tmp_path):
+    refs = [dict(ref_id=7, split='train', sentences=[dict(sent_id=1, sent='café sign'),
+                                                     dict(sent_id=2, sent='der Bär')])]
     path = tmp_path / 'refs(py2).p'
     path.write_bytes(_py2_pickle(refs))
     with pytest.raises(UnicodeDecodeError):
         pickle.loads(path.read_bytes())
+    assert load_refs(str(path)) == refs
+
+
+def test_python2_refs_pickle_latin1_only_where_not_utf8(tmp_path):
+    """One sentence in latin-1 bytes: it alone falls back; the UTF-8 one stays right."""
+    refs = [dict(ref_id=7, split='train', sentences=[
+        dict(sent_id=1, sent='café sign'), dict(sent_id=2, sent='naïve '.encode('latin-1'))])]
+    path = tmp_path / 'refs(py2).p'
+    path.write_bytes(_py2_pickle(refs))
     loaded = load_refs(str(path))
-    assert loaded[0]['ref_id'] == 7
-    assert loaded[0]['sentences'][0]['sent'] == 'café sign'.encode('utf-8').decode('latin1')
+    assert loaded[0]['sentences'][0]['sent'] == 'café sign'
+    assert loaded[0]['sentences'][1]['sent'] == 'naïve '
+    assert list(loaded[0]) == ['ref_id', 'split', 'sentences']  # keys are str too
+
+
+def test_python2_refs_pickle_builds_with_utf8_sentences(refer, tmp_path):
+    refs = load_refs(refer['refs_unc'])
+    refs[0]['sentences'][0]['sent'] = 'the café sign'
+    path = tmp_path / 'refs(py2).p'
+    path.write_bytes(_py2_pickle(refs))
+    dataset = ReferDataset(data_root=refer['data_root'], ann_file=str(path), split='train')
+    assert dataset.get_data_info(0)['text'] == 'the café sign'
 
 
 @pytest.mark.parametrize('config,ann_file', [('refcoco', 'refs(unc).p'),

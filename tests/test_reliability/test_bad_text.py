@@ -1,11 +1,16 @@
-"""Sentences: empty and blank ones fail naming the sample; long ones are truncated and
-logged once; non-ASCII and emoji go through."""
+"""Sentences: non-strings, empty and blank ones fail at dataset build (and in the data
+preprocessor) naming the sample; long ones are truncated and logged once; non-ASCII and
+emoji go through."""
 import logging
+import pickle
 
 import pytest
 import torch
 from mmengine.logging import MMLogger
 
+from sgseg.datasets import ReferDataset, load_refs
+from sgseg.datasets.validation import InvalidDataError
+from tests.fixtures import write_refer_dataset
 from tests.test_models.tiny import build_tiny, make_batch
 
 
@@ -65,3 +70,26 @@ def test_non_ascii_and_emoji_sentences_predict(model, text):
     with torch.no_grad():
         out = model.predict(data['inputs'], data['data_samples'])
     assert torch.isfinite(out[0].seg_logits.data).all()
+
+
+@pytest.mark.parametrize('text,problem', [
+    (3, r'sentence is not a string \(int 3\)'),
+    (None, r'sentence is not a string \(NoneType None\)'),
+    (b'red box', r"sentence is not a string \(bytes b'red box'\)"),
+    (' \t', r"sentence is empty or blank \(' \\t'\)"),
+    ('caf\udce9', r"sentence is not valid Unicode \('caf\\udce9': surrogates not allowed\)"),
+])
+def test_bad_sentence_fails_at_dataset_build(tmp_path, text, problem):
+    """Not at the batch that holds it, hours later: when the dataset is built."""
+    refer = write_refer_dataset(tmp_path)
+    refs = load_refs(refer['refs_unc'])
+    refs[4]['sentences'][1]['sent'] = text  # ref 5, sent_id 9 (train)
+    with open(refer['refs_unc'], 'wb') as f:
+        pickle.dump(refs, f)
+    for train_sample in ('sentence', 'ref'):
+        with pytest.raises(InvalidDataError,
+                           match=rf"'.*refs\(unc\).p': ref 5, sent_id 9: {problem}"):
+            ReferDataset(data_root=refer['data_root'], split='train',
+                         train_sample=train_sample)
+    dataset = ReferDataset(data_root=refer['data_root'], split='train', on_invalid='skip')
+    assert [d['sent_id'] for d in map(dataset.get_data_info, range(len(dataset)))] == [1, 2, 8, 10]

@@ -8,6 +8,7 @@ import pycocotools.mask as mask_utils
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 
 from sgseg.registry import TRANSFORMS
+from ..validation import check_segmentations, to_rle
 
 # COCO segmentation: polygons (a list of flat [x0, y0, x1, y1, ...] lists) or an RLE
 # dict whose 'counts' is a string/bytes (compressed) or a list of ints (uncompressed).
@@ -17,6 +18,12 @@ Segmentation = Union[List[List[float]], dict]
 def decode_segmentation(segmentation: Segmentation, height: int, width: int) -> np.ndarray:
     """Decode a COCO segmentation into a binary mask, as ``COCO.annToMask`` does.
 
+    The segmentation is checked first (:func:`check_segmentations`: finite, in-image
+    polygon coordinates; RLE of the image's size whose counts sum to H x W), since
+    pycocotools would allocate without bound or write past its buffer on such
+    input. The datasets check every annotation when they are built; this check
+    protects other callers. Polygons under 3 points have no area and are dropped.
+
     Args:
         segmentation: polygons or RLE (compressed or uncompressed, crowd or not).
         height: image height H.
@@ -24,18 +31,17 @@ def decode_segmentation(segmentation: Segmentation, height: int, width: int) -> 
 
     Returns:
         The mask, shape (H, W), uint8 in {0, 1}.
+
+    Raises:
+        ValueError: if the segmentation is malformed, naming the problem.
     """
-    if isinstance(segmentation, list):
-        # pycocotools reads a first polygon of 4 numbers as a box and fails on fewer;
-        # polygons under 3 points have no area, so dropping them changes no pixel.
-        polygons = [p for p in segmentation if len(p) >= 6]
-        if not polygons:
-            return np.zeros((height, width), dtype=np.uint8)
-        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
-    elif isinstance(segmentation.get('counts'), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    else:
-        rle = segmentation
+    issues = check_segmentations([segmentation], [(height, width)])[0]
+    if issues:
+        raise ValueError('invalid segmentation: ' + '; '.join(
+            f'{kind} ({detail})' for kind, detail in issues))
+    rle = to_rle(segmentation, height, width)
+    if rle is None:
+        return np.zeros((height, width), dtype=np.uint8)
     return mask_utils.decode(rle).astype(np.uint8)
 
 
@@ -203,5 +209,7 @@ class LoadRefMask(BaseTransform):
             raise ValueError(
                 f"the RLE mask of {who} is {size[0]}x{size[1]} (HxW) but its image "
                 f"'{img_path}' is {height}x{width}")
-        return decode_segmentation(segmentation, height, width)
-        return results
+        try:
+            return decode_segmentation(segmentation, height, width)
+        except ValueError as e:
+            raise ValueError(f"{who} (image '{img_path}'): {e}") from e
