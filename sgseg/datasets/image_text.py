@@ -21,6 +21,7 @@ number in one error (:func:`read_image_text_file`).
 """
 import csv
 import json
+import math
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple, Union
@@ -92,6 +93,11 @@ def _parse_mask(value: object, line: int) -> Optional[RowMask]:
     if isinstance(value, list) and value and all(
             isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0
             and all(isinstance(c, (int, float)) for c in p) for p in value):
+        # pycocotools allocates without bound on a NaN or infinite coordinate.
+        bad = next((c for p in value for c in p if not math.isfinite(c)), None)
+        if bad is not None:
+            raise RowError(line, 'mask_format',
+                           f"the polygons of 'mask' hold a non-finite coordinate ({bad})")
         return value
     raise RowError(line, 'mask_format',
                    "'mask' must be a PNG path, an RLE {'size', 'counts'} or polygons "

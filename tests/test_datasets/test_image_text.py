@@ -122,6 +122,18 @@ def test_build_reports_every_bad_row_with_its_line(tmp_path):
     assert 'line 1' not in message and 'line 4' not in message
 
 
+def test_non_finite_polygon_fails_at_build(tmp_path):
+    """Not in pycocotools, which would allocate until the process is killed."""
+    path = write_lines(tmp_path / 'val.jsonl', [
+        json.dumps(dict(image='a.jpg', text='x', mask=[[1, 2, 5, 2, float(v), 9]]))
+        for v in ('nan', 'inf')])
+    with pytest.raises(ValueError) as err:
+        ImageTextDataset(ann_file=str(path), test_mode=True)
+    for expected in ("line 1: the polygons of 'mask' hold a non-finite coordinate (nan)",
+                     "line 2: the polygons of 'mask' hold a non-finite coordinate (inf)"):
+        assert expected in str(err.value)
+
+
 def test_eval_needs_a_mask_on_every_row(tmp_path):
     path = write_lines(tmp_path / 'val.jsonl', [json.dumps(dict(image='a.jpg', text='t'))])
     with pytest.raises(ValueError, match=r"evaluation needs a 'mask'.*\(lines 1\)"):
