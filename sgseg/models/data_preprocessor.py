@@ -58,7 +58,10 @@ class RefSegDataPreProcessor(ImgDataPreprocessor):
             dict: ``input_ids`` and ``attention_mask``, (B, L) long tensors.
         """
         for text, name in zip(texts, names):
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str):
+                raise TypeError(f'sample {name}: the sentence is not a string '
+                                f'({type(text).__name__} {text!r:.60})')
+            if not text.strip():
                 raise ValueError(f'sample {name}: the sentence is empty ({text!r})')
         tokens = self.tokenizer(list(texts), padding=True, truncation=True,
                                 max_length=self.max_length, return_tensors='pt',

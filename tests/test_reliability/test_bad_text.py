@@ -32,6 +32,13 @@ def test_empty_or_blank_sentence_names_the_sample(model, text):
         model.data_preprocessor(batch_with(['a red square', text]))
 
 
+@pytest.mark.parametrize('text', [3, None, b'red box'])
+def test_non_string_sentence_in_a_batch_is_named_as_such(model, text):
+    with pytest.raises(TypeError, match=r'sample sent_id=1 \(img1.jpg\): the sentence is not '
+                                        rf'a string \({type(text).__name__} '):
+        model.data_preprocessor(batch_with(['a red square', text]))
+
+
 class Records(logging.Handler):
 
     def __init__(self):
