@@ -345,6 +345,11 @@ def run_ablations(names: Sequence[str],
     if unknown:
         raise KeyError(f'unknown ablations {unknown}; choose among baseline, '
                        f'{", ".join(available)}')
+    model_free = [n for n in names if n != 'baseline' and not available[n]['overrides']]
+    if model_free:
+        raise ValueError(f'ablations {model_free} change no model key (a schedule ablation): '
+                         f'replayed on {base_config} they would train the base unchanged; '
+                         'train their configs directly')
     base = Config.fromfile(base_config)
     if cfg_options:
         base.merge_from_dict(cfg_options)

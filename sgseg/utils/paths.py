@@ -71,8 +71,9 @@ def download_from_hub(repo_id: str, what: str = 'model') -> str:
         raise FileNotFoundError(
             f'{what}: hub model {repo_id!r} is not in the Hugging Face cache '
             f'({constants.HF_HUB_CACHE}) and {where}; pre-download it where there is '
-            f'internet with `huggingface-cli download {repo_id}` (same HF_HOME), or set '
-            'the config key to a local folder') from None
+            f'internet with `hf download {repo_id}` (`huggingface-cli download` with an '
+            'older huggingface_hub) into the same HF_HOME, or set the config key to a '
+            'local folder') from None
     return folder
 
 

@@ -1,9 +1,10 @@
 """run_ablations.py end to end (2 ablations x 1 seed x 10 iterations) and threshold_sweep.py."""
 import json
 
+import pytest
 from mmengine.config import Config
 
-from sgseg.apis import ablated_config, config_diff, paper_ablations
+from sgseg.apis import ablated_config, config_diff, paper_ablations, run_ablations
 from .conftest import ROOT, run_tool, write_tiny_config
 
 
@@ -37,6 +38,13 @@ def test_paper_ablations_are_the_config_diffs():
     cfg, applied = ablated_config(base, ablations['recon-pos-sine']['overrides'], recipe)
     assert list(applied) == ['model.recon_loss']
     assert cfg.model.recon_loss.decoder.position_embedding == 'sine'
+    # a schedule ablation has no model diff: replaying it would train the base unchanged
+    assert ablations['schedule-sec4.1-lr1e-4-everywhere']['overrides'] == {}
+    with pytest.raises(ValueError, match=r"\['schedule-sec4.1-lr1e-4-everywhere'\] change no "
+                                         'model key'):
+        run_ablations(['schedule-sec4.1-lr1e-4-everywhere'],
+                      str(ROOT / 'configs' / 'sg_vittiny_synthetic.py'), 'unused',
+                      config_dir=str(ROOT / 'configs'))
 
 
 def test_run_ablations_and_threshold_sweep(tmp_path, tiny_synthetic):

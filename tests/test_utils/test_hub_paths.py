@@ -83,7 +83,7 @@ def test_a_missing_hub_id_fails_in_one_line(offline_cache):
     assert message.startswith("text_encoder.path: hub model 'some-org/not-cached' is not in "
                               'the Hugging Face cache')
     assert 'HF_HUB_OFFLINE=1' in message
-    assert '`huggingface-cli download some-org/not-cached`' in message
+    assert '`hf download some-org/not-cached`' in message
 
 
 def test_which_paths_are_hub_ids():
