@@ -78,6 +78,26 @@ fi
 
 ln -sfn "$VENV" "$ROOT/.venv"
 
+# The browser test of the web demo (tests/test_apis/test_web_demo.py) drives the system's
+# Chromium through Playwright; nothing downloads a browser at run time. Debian / Ubuntu
+# package: chromium. Installed once, when missing.
+install_browser() {
+    if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+        return
+    fi
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    if command -v apt-get >/dev/null && { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }; then
+        log "installing chromium (the web demo's browser test drives it)"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        log "warning: chromium is missing and cannot be installed here (needs apt-get as" \
+            "root); install it to run the web demo's browser test"
+    fi
+}
+install_browser
+
 # sgseg itself: an editable install pointing at *this* clone (the environment is shared).
 if ! (cd /tmp && "$ROOT/.venv/bin/python" -c "import sgseg, sys; sys.exit(not sgseg.__file__.startswith('$ROOT/'))" 2>/dev/null); then
     log "installing sgseg (editable) from $ROOT"

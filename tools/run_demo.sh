@@ -43,3 +43,5 @@ $PY tools/analysis_tools/eval_schemes.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
     --out "$WORK/schemes.md"
 
 step "done: $WORK/{loss_curve.png,overlays/,schemes.md,families.md,val_results.jsonl}"
+echo "Web demo on this checkpoint (then open http://127.0.0.1:7860 in a browser):"
+echo "  $PY tools/web_demo.py $CONFIG $CKPT"

@@ -1,6 +1,6 @@
 from .curves import plot_loss_curves, read_scalars
 from .overlay import (draw_entities, draw_mask_overlay, draw_prediction, heatmap,
-                      stack_rows)
+                      stack_rows, weight_bar)
 
 __all__ = ['draw_mask_overlay', 'draw_entities', 'draw_prediction', 'stack_rows', 'heatmap',
-           'plot_loss_curves', 'read_scalars']
+           'plot_loss_curves', 'read_scalars', 'weight_bar']

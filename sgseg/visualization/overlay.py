@@ -73,11 +73,29 @@ def heatmap(image: np.ndarray, score: np.ndarray, alpha: float = 0.55) -> np.nda
     return ((1 - alpha) * image + alpha * colored).astype(np.uint8)
 
 
+def weight_bar(width: int, weight: float, scale: float = 0.45) -> np.ndarray:
+    """A horizontal bar filled to ``weight`` (in [0, 1]) of ``width``, the value at its end.
+
+    Returns:
+        np.ndarray: (h, width, 3) uint8 RGB strip.
+    """
+    line_h = int(22 * scale / 0.45)
+    bar = np.full((line_h + 6, width, 3), 255, np.uint8)
+    cv2.rectangle(bar, (3, 3), (width - 4, line_h + 2), (225, 225, 225), -1)
+    fill = 3 + round((width - 7) * float(np.clip(weight, 0, 1)))
+    if fill > 3:
+        cv2.rectangle(bar, (3, 3), (fill, line_h + 2), PRED_COLOR, -1)
+    cv2.putText(bar, f'{weight:.2f}', (6, line_h - 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    return bar
+
+
 def draw_entities(image: np.ndarray,
                   attn_slot: np.ndarray,
                   attn_fuse: np.ndarray,
                   grid_size: Tuple[int, int],
-                  topk: int = 3) -> np.ndarray:
+                  topk: int = 3,
+                  bars: bool = False) -> np.ndarray:
     """The paper's Fig. 5 view: the top-k entity maps ranked by A^fuse, with weights.
 
     Args:
@@ -86,6 +104,8 @@ def draw_entities(image: np.ndarray,
         attn_fuse: (K,) A^fuse.
         grid_size: (h, w), h * w = N.
         topk: number of entities drawn (>= 0; at most K are drawn).
+        bars: draw each entity's A^fuse weight as a bar under its map (the title then
+            holds the rank and slot index only).
 
     Returns:
         np.ndarray: the k entity heat maps side by side, each titled with its rank,
@@ -98,8 +118,12 @@ def draw_entities(image: np.ndarray,
     for rank, k in enumerate(order):
         amap = attn_slot[:, k].reshape(grid_size)
         amap = (amap - amap.min()) / max(float(amap.max() - amap.min()), 1e-12)
-        tiles.append(title_bar(heatmap(image, amap),
-                               [f'#{rank + 1} slot {k}: {attn_fuse[k]:.2f}']))
+        if bars:
+            tile = title_bar(heatmap(image, amap), [f'#{rank + 1} slot {k}'])
+            tile = np.concatenate([tile, weight_bar(tile.shape[1], attn_fuse[k])], axis=0)
+        else:
+            tile = title_bar(heatmap(image, amap), [f'#{rank + 1} slot {k}: {attn_fuse[k]:.2f}'])
+        tiles.append(tile)
     return np.concatenate(tiles, axis=1)
 
 
