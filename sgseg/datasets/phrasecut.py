@@ -8,9 +8,9 @@ from mmengine.logging import print_log
 
 from sgseg.registry import DATASETS
 from .base import RefSegDataset
-from .validation import (DataProblem, InvalidDataError, check_image_size,
-                         check_on_invalid, check_segmentations, check_sentence,
-                         first_duplicates, report_problems, segmentation_areas)
+from .validation import (DataProblem, check_image_size, check_on_invalid,
+                         check_segmentations, check_sentence, first_duplicates,
+                         report_problems, segmentation_areas)
 
 
 def phrasecut_to_coco_polygons(
@@ -145,8 +145,8 @@ class PhraseCutDataset(RefSegDataset):
         ann_file, info_file = self.ann_file, self.image_info_file
         for name, value in ((ann_file, tasks), (info_file, image_info)):
             if not isinstance(value, list):
-                raise InvalidDataError(f"PhraseCut file '{name}'", [DataProblem(
-                    name, 'the whole file', 'is not a list', type(value).__name__)])
+                raise ValueError(f"PhraseCut file '{name}' holds a {type(value).__name__}, "
+                                 'not a list')
         problems: List[DataProblem] = []
         bad: Set[int] = set()
         sizes = {info['image_id']: (info.get('height'), info.get('width'))

@@ -12,10 +12,9 @@ from pycocotools.coco import COCO
 
 from sgseg.registry import DATASETS
 from .base import RefSegDataset
-from .validation import (DataProblem, InvalidDataError, check_image_size,
-                         check_on_invalid, check_segmentations, check_sentence,
-                         decode_py2_strings, first_duplicates, report_problems,
-                         segmentation_areas)
+from .validation import (DataProblem, check_image_size, check_on_invalid,
+                         check_segmentations, check_sentence, decode_py2_strings,
+                         first_duplicates, report_problems, segmentation_areas)
 
 # RefCOCO / RefCOCO+ have no plain 'test' split: their test set is testA (people) and
 # testB (objects) together.
@@ -39,13 +38,21 @@ def load_refs(path: str) -> List[dict]:
     Returns:
         The list of refs, each a dict with ``ref_id, ann_id, image_id,
         category_id, split, sentences, ...``.
+
+    Raises:
+        ValueError: the file is not a readable pickle (truncated, another format).
     """
     with open(path, 'rb') as f:
         try:
-            return pickle.load(f, encoding='utf-8')
-        except UnicodeDecodeError:
-            f.seek(0)
-            return decode_py2_strings(pickle.load(f, encoding='bytes'))
+            try:
+                return pickle.load(f, encoding='utf-8')
+            except UnicodeDecodeError:
+                f.seek(0)
+                return decode_py2_strings(pickle.load(f, encoding='bytes'))
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError,
+                ValueError) as e:
+            raise ValueError(f"refs file '{path}' is not a readable pickle "
+                             f'({type(e).__name__}: {e})') from e
 
 
 def _refs_named(refs: Sequence[dict], positions: Sequence[int]) -> str:
@@ -197,9 +204,8 @@ class ReferDataset(RefSegDataset):
             The refs of the split, in file order.
         """
         if not isinstance(refs, list):
-            raise InvalidDataError(f"refs file '{self.ann_file}'", [DataProblem(
-                self.ann_file, 'the whole file', 'is not a list of refs',
-                type(refs).__name__)])
+            raise ValueError(f"refs file '{self.ann_file}' holds a "
+                             f'{type(refs).__name__}, not a list of refs')
         present = Counter()
         for pos, ref in enumerate(refs):
             if isinstance(ref, dict) and isinstance(ref.get('split'), str):
@@ -239,9 +245,8 @@ class ReferDataset(RefSegDataset):
             raise ValueError(f"instances file '{path}' is not valid JSON: {e}") from e
         if not isinstance(data, dict) or not all(
                 isinstance(data.get(k), list) for k in ('images', 'annotations')):
-            raise InvalidDataError(f"instances file '{path}'", [DataProblem(
-                path, 'the whole file', "is not a COCO dict with 'images' and "
-                "'annotations' lists", f'{type(data).__name__}')])
+            raise ValueError(f"instances file '{path}' is not a COCO dict with 'images' "
+                             f"and 'annotations' lists (it holds a {type(data).__name__})")
         for section, keys in (('images', ('id', )),
                               ('annotations', ('id', 'image_id', 'category_id'))):
             kept = []

@@ -85,6 +85,26 @@ def test_missing_refs_pickle(tmp_path):
         ReferDataset(data_root=refer['data_root'], split='train')
 
 
+@pytest.mark.parametrize('cut', [0, 40, -1])
+def test_truncated_or_foreign_refs_file(refer, tmp_path, cut):
+    """Empty, cut short, or JSON in place of the pickle."""
+    path = tmp_path / 'refs(cut).p'
+    raw = Path(refer['refs_unc']).read_bytes()
+    path.write_bytes(raw[:cut] if cut >= 0 else b'{"refs": []}')
+    with pytest.raises(ValueError, match=r"refs file '.*refs\(cut\).p' is not a readable "
+                                         r'pickle \(\w+: '):
+        ReferDataset(data_root=refer['data_root'], ann_file=str(path), split='train')
+
+
+@pytest.mark.parametrize('text', ['', '{"images": [', '[]'])
+def test_broken_instances_file(refer, tmp_path, text):
+    path = tmp_path / 'instances_broken.json'
+    path.write_text(text)
+    with pytest.raises(ValueError, match=rf"instances file '{path}' is not (valid JSON|a "
+                                         r"COCO dict with 'images' and 'annotations' lists)"):
+        ReferDataset(data_root=refer['data_root'], instances_file=str(path), split='train')
+
+
 def test_missing_instances_file(tmp_path):
     refer = write_refer_dataset(tmp_path)
     os.remove(refer['instances'])
