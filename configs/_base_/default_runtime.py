@@ -26,6 +26,9 @@ default_hooks = dict(
     # Checkpoints carry the torch generator states, so a resumed run samples the
     # same slots as an uninterrupted one; validation does not shift them.
     random_state=dict(type='RandomStateHook'),
+    # On --resume: refuses a checkpoint of another model, names the optimizer and
+    # scheduler values of this config that differ from the checkpoint's (which win).
+    resume_check=dict(type='ResumeCheckHook'),
     # The batch's sentence ids on the message hub, for NonFiniteGuardOptimWrapper.
     sample_ids=dict(type='SampleIdsHook'),
 )

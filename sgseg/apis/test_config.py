@@ -9,6 +9,7 @@ from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 
+from sgseg.engine.checkpoint_files import check_checkpoint_file
 from sgseg.postprocess.dense_crf import import_densecrf
 
 
@@ -76,6 +77,8 @@ def configure_test(cfg: Config,
     """
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    # a truncated, empty or foreign file: one line naming it, before anything is built
+    check_checkpoint_file(checkpoint)
     cfg.load_from = checkpoint
     # mmengine loads load_from non-strictly: refuse a checkpoint of another config;
     # and log the progress of a split shorter than the LoggerHook's interval

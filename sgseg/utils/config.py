@@ -46,16 +46,18 @@ def load_tool_config(config_path: str,
     here, DDP without ``device_ids``), so that ``dist_train.sh CONFIG 2`` runs two CPU
     processes. An unknown ``type`` anywhere in
     the config is reported here, with its key and close names
-    (:func:`sgseg.engine.check_config_types`), before anything is built.
+    (:func:`sgseg.engine.check_config_types`), and so is an unknown key or a value of
+    the wrong type (:func:`sgseg.engine.check_config_values`), before anything is built.
     """
     # sgseg.engine registers hooks that import models and datasets: import it late
-    from sgseg.engine import check_config_types
+    from sgseg.engine import check_config_types, check_config_values
 
     cfg = Config.fromfile(config_path)
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     check_config_types(cfg)
+    check_config_values(cfg)
     setup_work_dir(cfg, config_path, work_dir)
     if launcher != 'none' and not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'

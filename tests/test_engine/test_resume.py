@@ -1,5 +1,7 @@
-"""Resume on torch >= 2.6: mmengine's checkpoints must load with weights_only=True."""
+"""Resume: torch >= 2.6 loading (weights_only=True), and what --resume finds in a work dir."""
 import copy
+import re
+import shutil
 
 import pytest
 import torch
@@ -9,7 +11,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-from sgseg.engine import register_checkpoint_safe_globals
+from sgseg.engine import CheckpointFileError, register_checkpoint_safe_globals
+from sgseg.engine.hooks.resume_check_hook import optimizer_shape_problems
 from sgseg.registry import DATASETS, HOOKS, MODELS
 
 
@@ -114,3 +117,99 @@ def test_safe_globals_are_what_makes_the_checkpoint_load(tmp_path):
         register_checkpoint_safe_globals()
     state = torch.load(ckpt, weights_only=True)
     assert state['meta']['iter'] == 3 and 'message_hub' in state
+
+
+# --------------------------------------------------------------- what --resume finds
+def log_text(work_dir):
+    """Everything the runners of ``work_dir`` logged."""
+    return '\n'.join(p.read_text() for p in sorted(work_dir.glob('*/*.log')))
+
+
+def toy_train(work_dir, max_iters, **kwargs):
+    from tests.test_reliability.toy import toy_cfg
+    runner = Runner.from_cfg(toy_cfg(work_dir, max_iters=max_iters, **kwargs))
+    runner.train()
+    return runner
+
+
+def test_resume_in_an_empty_work_dir_says_so_and_starts_from_scratch(tmp_path):
+    runner = toy_train(tmp_path / 'typo', 2, resume=True)
+    assert runner.iter == 2
+    text = log_text(tmp_path / 'typo')
+    assert re.search(r"--resume: no checkpoint found in '.*typo' .*; training starts from "
+                     r'scratch', text)
+    assert 'latest checkpoint None' not in text
+
+
+def test_copied_work_dir_resumes_from_its_own_checkpoint(tmp_path):
+    toy_train(tmp_path / 'orig', 2)
+    shutil.copytree(tmp_path / 'orig', tmp_path / 'copy')
+    for ckpt in (tmp_path / 'orig').glob('*.pth'):  # the original is gone: the copy must do
+        ckpt.unlink()
+    assert str(tmp_path / 'orig') in (tmp_path / 'copy' / 'last_checkpoint').read_text()
+    runner = toy_train(tmp_path / 'copy', 3, resume=True)
+    assert runner.iter == 3
+    text = log_text(tmp_path / 'copy')
+    assert re.search(r"'last_checkpoint' names '.*orig/iter_2.pth', which is not in this work "
+                     r"dir; resuming from '.*copy/iter_2.pth'", text)
+    assert (tmp_path / 'copy' / 'last_checkpoint').read_text().endswith('copy/iter_3.pth')
+
+
+@pytest.mark.parametrize('damage', ['truncate', 'empty', 'text'])
+def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path, damage):
+    work = tmp_path / damage
+    toy_train(work, 3)
+    newest = work / 'iter_3.pth'
+    data = newest.read_bytes()
+    newest.write_bytes({'truncate': data[:len(data) // 2], 'empty': b'',
+                        'text': b'not a checkpoint\n'}[damage])
+    runner = toy_train(work, 4, resume=True)
+    assert runner.iter == 4
+    text = log_text(work)
+    assert re.search(r"--resume: skipped iter_3.pth (is truncated|is empty|is not a PyTorch)"
+                     r".*; resuming from '.*iter_2.pth'", text)
+    assert 'resumed epoch: 0, iter: 2' in text
+
+
+def test_resume_with_no_intact_checkpoint_names_each_file(tmp_path):
+    work = tmp_path / 'broken'
+    toy_train(work, 2)
+    for ckpt in work.glob('iter_*.pth'):
+        ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(CheckpointFileError) as err:
+        toy_train(work, 3, resume=True)
+    message = str(err.value)
+    assert '\n' not in message and 'weights_only' not in message
+    assert re.search(r"no usable checkpoint in '.*broken': iter_2.pth is truncated.*; "
+                     r'iter_1.pth is truncated', message)
+
+
+def test_resume_with_another_architecture_is_refused_before_resuming(tmp_path):
+    work = tmp_path / 'arch'
+    toy_train(work, 2)
+    with pytest.raises(ValueError, match=r'linear.weight: checkpoint \(1, 4\) vs model \(2, 4\)'):
+        toy_train(work, 3, resume=True, width=2)
+    assert 'resumed' not in log_text(work)
+
+
+def test_new_lr_on_resume_is_named_and_the_checkpoints_wins(tmp_path):
+    work = tmp_path / 'lr'
+    toy_train(work, 2)
+    runner = toy_train(work, 3, resume=True, lr=0.05)
+    text = log_text(work)
+    assert re.search(r"this config differs from checkpoint '.*iter_2.pth' in 1 value\(s\); the "
+                     r"CHECKPOINT's values are used", text)
+    assert 'optimizer lr: config 0.05, checkpoint 0.01' in text
+    assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == 0.01
+
+
+def test_optimizer_state_of_other_shapes_is_named():
+    params = [nn.Parameter(torch.zeros(2, 4))]
+    optimizer = torch.optim.Adam(params)
+    saved = dict(param_groups=[dict(params=[0])],
+                 state={0: dict(step=torch.tensor(1.), exp_avg=torch.zeros(1, 4))})
+    assert optimizer_shape_problems(optimizer, saved) == [
+        'state 0.exp_avg: checkpoint (1, 4) vs parameter (2, 4)']
+    saved['param_groups'].append(dict(params=[1]))
+    assert optimizer_shape_problems(optimizer, saved) == [
+        'parameter groups of sizes [1] in this config, [1, 1] in the checkpoint']

@@ -1,12 +1,14 @@
 """Config and environment mistakes: each fails before any work, saying what to change."""
+import re
 import sys
 from pathlib import Path
 
 import pytest
-from mmengine.config import Config
+import torch
+from mmengine.config import Config, DictAction
 
 from sgseg.apis import configure_test
-from sgseg.engine import check_config_types
+from sgseg.engine import check_config_types, check_config_values
 from sgseg.registry import MODELS, SLOT_INITIALIZERS
 from sgseg.utils import load_tool_config, register_all_modules
 from tests.test_models.tiny import build_tiny
@@ -47,7 +49,9 @@ def test_unknown_type_in_a_list_is_found():
                                           (ROOT / 'configs').rglob('*.py')
                                           if '_base_' not in p.parts))
 def test_every_shipped_config_passes_the_type_check(config):
-    check_config_types(Config.fromfile(ROOT / config))
+    cfg = Config.fromfile(ROOT / config)
+    check_config_types(cfg)
+    check_config_values(cfg)
 
 
 def test_text_encoder_folder_missing_says_where_to_put_it():
@@ -76,7 +80,7 @@ def test_unknown_timm_name_lists_close_names():
 
 def _test_cfg(tmp_path):
     ckpt = tmp_path / 'model.pth'
-    ckpt.write_bytes(b'x')
+    torch.save(dict(state_dict={}), ckpt)
     cfg = Config(dict(model=dict(test_cfg=dict(seed=0)), default_hooks=dict(),
                       test_evaluator=dict(type='RefSegMetric')))
     return cfg, str(ckpt)
@@ -106,8 +110,49 @@ def test_missing_checkpoint_for_test(tmp_path):
 
 
 def test_bad_inference_scheme():
-    with pytest.raises(ValueError, match=r"inference_scheme must be one of"):
+    with pytest.raises(ValueError, match=r"test_cfg.inference_scheme must be one of "
+                                         r"\['fuse', 'avg', 'max', 'min'\], got 'mean'"):
         build_tiny(**{'test_cfg': dict(inference_scheme='mean')})
+
+
+SYNTHETIC = str(ROOT / 'configs/sg_vittiny_synthetic.py')
+
+
+@pytest.mark.parametrize('option, message', [
+    (dict(model=dict(test_cfg=dict(treshold=0.9))),
+     r"config key model.test_cfg.treshold is not a known option; did you mean 'threshold'\?"),
+    (dict(model=dict(test_cfg=dict(inference_schem='max'))),
+     r"model.test_cfg.inference_schem is not a known option; did you mean 'inference_scheme'"),
+    (dict(model=dict(train_cfg=dict(gather_negative=True))),
+     r"model.train_cfg.gather_negative is not a known option; did you mean 'gather_negatives'"),
+    (dict(model=dict(entity_discovery=dict(num_iter=3))),
+     r"config key model.entity_discovery.num_iter is not an argument of EntityDiscovery; did "
+     r"you mean 'num_iters'\?"),
+])
+def test_misspelt_key_is_refused_with_the_closest_key(option, message):
+    with pytest.raises(ValueError, match=message):
+        load_tool_config(SYNTHETIC, cfg_options=option)
+
+
+@pytest.mark.parametrize('option, kind', [
+    ('model.entity_discovery.num_iters=abc', 'an int'), ('train_cfg.max_iters=abc', 'an int'),
+    ('model.test_cfg.threshold=abc', 'a number'), ('model.test_cfg.num_slot_samples=1.5', 'an int'),
+    ('train_dataloader.batch_size=abc', 'an int or None'),
+    ('optim_wrapper.optimizer.lr=abc', 'a number or a tensor')])
+def test_wrong_typed_value_is_refused_naming_the_key(option, kind):
+    key, value = option.split('=')
+    parsed = DictAction._parse_iterable(value)  # as --cfg-options parses it
+    with pytest.raises(ValueError, match=rf'config key {re.escape(key)} must be {kind}, got '
+                                         rf'{re.escape(repr(parsed))}$'):
+        load_tool_config(SYNTHETIC, cfg_options={key: parsed})
+
+
+def test_right_values_from_the_command_line_pass():
+    cfg = load_tool_config(SYNTHETIC, cfg_options={
+        'model.test_cfg.threshold': DictAction._parse_iterable('0.4'),
+        'model.entity_discovery.num_iters': DictAction._parse_iterable('2'),
+        'model.train_cfg.gather_negatives': DictAction._parse_iterable('True')})
+    assert cfg.model.test_cfg.threshold == 0.4 and cfg.model.entity_discovery.num_iters == 2
 
 
 def test_configure_test_adds_the_checkpoint_check_once(tmp_path):

@@ -2,6 +2,7 @@
 is refused naming the parameters."""
 import errno
 import os
+import re
 
 import pytest
 import torch
@@ -131,3 +132,39 @@ def test_mismatches_are_named_per_parameter():
                      'proj.bias: checkpoint (8,) vs model (6,)',
                      'proj.weight: checkpoint (8, 4) vs model (6, 4)',
                      'head.bias: missing in the checkpoint', 'extra.bias: not in the model']
+
+
+class NotAWeight:
+    pass
+
+
+@pytest.mark.parametrize('content, reason', [
+    (b'', r'is empty \(0 bytes\)'),
+    ('truncated', r'is truncated \(a zip archive without its end'),
+    (b'{"a json": "file"}\n', r'is not a PyTorch checkpoint'),
+    ('unsafe', r'holds a tests\.test_reliability\.test_checkpoints\.NotAWeight object, which the '
+               r'safe loader refuses'),
+    ('tensor', r'holds a Tensor, not a checkpoint'),
+])
+def test_bad_checkpoint_file_for_test_is_one_line_naming_it(tmp_path, content, reason):
+    from mmengine.config import Config
+
+    from sgseg.apis import configure_test
+    from sgseg.engine import CheckpointFileError
+    ckpt = tmp_path / 'model.pth'
+    if content == 'truncated':
+        torch.save(dict(state_dict=dict(w=torch.zeros(1000))), ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[:-300])
+    elif content == 'unsafe':
+        torch.save(dict(state_dict=NotAWeight()), ckpt)
+    elif content == 'tensor':
+        torch.save(torch.zeros(3), ckpt)
+    else:
+        ckpt.write_bytes(content)
+    cfg = Config(dict(model=dict(test_cfg=dict(seed=0)), default_hooks=dict(),
+                      test_evaluator=dict(type='RefSegMetric')))
+    with pytest.raises(CheckpointFileError) as err:
+        configure_test(cfg, str(ckpt))
+    message = str(err.value)
+    assert re.fullmatch(rf"checkpoint '{re.escape(str(ckpt))}' {reason}.*", message), message
+    assert '\n' not in message and 'weights_only' not in message

@@ -1,11 +1,14 @@
 import glob
+import os
 import os.path as osp
 import re
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from mmengine.hooks import CheckpointHook
 
 from sgseg.engine.atomic_io import atomic_write_text
+from sgseg.engine.checkpoint_files import (CheckpointFileError, check_checkpoint_file,
+                                           checkpoint_file_problem)
 from sgseg.registry import HOOKS
 
 
@@ -20,10 +23,12 @@ class AtomicCheckpointHook(CheckpointHook):
        ``os.replace``; see :mod:`sgseg.engine.atomic_io`), so ``iter_N.pth`` either
        does not exist or is complete, and a failed write leaves the previous
        checkpoints untouched.
-    2. The ``last_checkpoint`` pointer, which mmengine rewrites in place after each
-       save: a kill in that instant leaves it empty. Before a resumed run loads
-       anything, this hook checks the pointer and, if it is empty or names a file
-       that is gone, points it at the newest checkpoint in the folder.
+    2. The ``last_checkpoint`` pointer, which mmengine rewrites after each save and
+       reads as an absolute path on ``--resume``. Before a resumed run loads
+       anything, this hook chooses the checkpoint itself (:meth:`resolve_resume`):
+       the pointer's file in *this* work dir (a copied work dir resumes from its own
+       checkpoints), else the newest intact one, saying which and why; with no
+       checkpoint at all it says so and training starts from scratch.
 
     All arguments are ``CheckpointHook``'s. ``backend_args`` defaults to
     ``dict(backend='atomic_local')``; another backend (object storage) can still be
@@ -43,29 +48,71 @@ class AtomicCheckpointHook(CheckpointHook):
     def before_run(self, runner) -> None:
         super().before_run(runner)
         if runner._resume and runner._load_from is None:
-            self.repair_pointer(runner)
+            self.resolve_resume(runner)
+        elif runner._resume:
+            check_checkpoint_file(runner._load_from, for_resume=True)
 
-    def repair_pointer(self, runner) -> Optional[str]:
-        """Make ``work_dir/last_checkpoint`` name an existing checkpoint, if any exists.
+    def resolve_resume(self, runner) -> Optional[str]:
+        """Choose the checkpoint ``--resume`` continues from, and tell mmengine.
+
+        mmengine reads the path written in ``work_dir/last_checkpoint`` as is: an
+        absolute path, so a work dir copied elsewhere resumes from the original's
+        checkpoint, and an empty pointer, a missing or a broken file fails inside
+        ``torch.load``; with no pointer it logs "resumed from ... None" and starts
+        from scratch. Here the pointer is read for its file name only, looked up in
+        this work dir's checkpoint folder, and checked; if it is unusable, the newest
+        intact ``iter_*.pth`` of the folder is taken instead, with a warning naming
+        what was skipped. The choice is set as ``runner._load_from`` (mmengine then
+        resumes from it) and written to the pointer.
 
         Returns:
-            The checkpoint the pointer names afterwards, or None when there is none.
+            The checkpoint resumed from, or None when the folder holds none (training
+            then starts from scratch, with a warning naming the folder).
+
+        Raises:
+            CheckpointFileError: checkpoints exist but none of them loads.
         """
+        folder = self.checkpoint_dir(runner)
         pointer = osp.join(runner.work_dir, 'last_checkpoint')
-        current = ''
+        self.remove_partial_writes(runner, folder)
+        named = ''
         if osp.isfile(pointer):
             with open(pointer) as f:
-                current = f.read().strip()
-        if current and osp.isfile(current):
-            return current
-        newest = self.newest_checkpoint(self.checkpoint_dir(runner))
-        if newest is None:
+                named = f.read().strip()
+        candidates = [path for _, path in self.checkpoints(folder)]
+        if named and osp.join(folder, osp.basename(named)) in candidates:
+            first = osp.join(folder, osp.basename(named))
+            candidates = [first] + [c for c in candidates if c != first]
+        if not candidates:
+            runner.logger.warning(
+                f'--resume: no checkpoint found in {osp.abspath(folder)!r} (no '
+                f'{self.filename_tmpl.format("N")!r} file); training starts from scratch')
+            runner._resume = False
             return None
-        runner.logger.warning(
-            f"'{pointer}' is {'empty' if not current else f'dangling ({current!r})'}; "
-            f'resuming from the newest checkpoint found, {newest!r}')
-        atomic_write_text(newest, pointer)
-        return newest
+        skipped = []
+        for path in candidates:
+            problem = checkpoint_file_problem(path, for_resume=True)
+            if problem is None:
+                break
+            skipped.append(f'{osp.basename(path)} {problem}')
+        else:
+            raise CheckpointFileError(
+                f'--resume: no usable checkpoint in {osp.abspath(folder)!r}: ' +
+                '; '.join(skipped))
+        notes = []
+        if not named:
+            notes.append(f"'{pointer}' is empty or missing")
+        elif osp.abspath(named) != osp.abspath(candidates[0]):
+            notes.append(f"'last_checkpoint' names {named!r}, which is not in this work dir")
+        if skipped:
+            notes.append('skipped ' + '; '.join(skipped))
+        if notes:
+            runner.logger.warning(f'--resume: {" / ".join(notes)}; resuming from {path!r}')
+        else:
+            runner.logger.info(f'--resume: resuming from {path!r}')
+        atomic_write_text(path, pointer)
+        runner._load_from = path
+        return path
 
     def checkpoint_dir(self, runner) -> str:
         """Where the checkpoints go: ``CheckpointHook.before_train`` sets it the same way."""
@@ -73,12 +120,21 @@ class AtomicCheckpointHook(CheckpointHook):
             return runner.work_dir
         return osp.join(self.out_dir, osp.basename(runner.work_dir.rstrip(osp.sep)))
 
-    def newest_checkpoint(self, folder: str) -> Optional[str]:
-        """The checkpoint of ``folder`` with the highest step, by ``filename_tmpl``."""
+    def remove_partial_writes(self, runner, folder: str) -> None:
+        """Delete the temporary files of checkpoint writes cut short by a kill."""
+        for path in glob.glob(osp.join(folder, '.*.tmp')):
+            try:
+                os.remove(path)
+            except FileNotFoundError:  # another rank removed it first
+                continue
+            runner.logger.info(f'--resume: removed {path!r}, a checkpoint write cut short')
+
+    def checkpoints(self, folder: str) -> List[Tuple[int, str]]:
+        """(step, path) of the checkpoints of ``folder`` by ``filename_tmpl``, newest first."""
         pattern = re.compile(re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)') + '$')
         found = []
         for path in glob.glob(osp.join(folder, '*')):
             match = pattern.match(osp.basename(path))
             if match and osp.isfile(path):
                 found.append((int(match.group(1)), path))
-        return max(found)[1] if found else None
+        return sorted(found, reverse=True)

@@ -14,6 +14,7 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.structures import SegDataSample
 
 from sgseg.registry import MODELS, POSTPROCESSORS
+from sgseg.utils.options import check_options
 
 INFERENCE_SCHEMES = ('fuse', 'avg', 'max', 'min')
 
@@ -129,7 +130,17 @@ class ShatterAndGather(BaseSegmentor):
               sentences.
             - ``crf``: None, or a post-processor config (``dict(type='DenseCRF')``).
         init_cfg: mmengine init config.
+
+    ``OPTION_SCHEMAS`` declares the keys of ``train_cfg`` and ``test_cfg`` and their
+    types; an unknown key or a wrong-typed value is refused, naming it
+    (:func:`sgseg.utils.options.check_options`; tools check it at start-up, through
+    :func:`sgseg.engine.check_config_values`).
     """
+
+    OPTION_SCHEMAS = dict(
+        train_cfg=dict(gather_negatives=bool),
+        test_cfg=dict(inference_scheme=INFERENCE_SCHEMES, threshold=float,
+                      num_slot_samples=int, seed=(int, type(None)), crf=(dict, type(None))))
 
     def __init__(self,
                  backbone: dict,
@@ -170,13 +181,12 @@ class ShatterAndGather(BaseSegmentor):
             decoder = dict(embed_dims=embed_dims, out_dims=self.backbone.embed_dims)
             decoder.update(recon_loss.get('decoder', {}))
             self.recon_loss = MODELS.build(dict(recon_loss, decoder=decoder))
+        for name, options in (('train_cfg', train_cfg), ('test_cfg', test_cfg)):
+            check_options(options or {}, self.OPTION_SCHEMAS[name], name)
         self.train_cfg = train_cfg or {}
         self.test_cfg = dict(inference_scheme='fuse', threshold=0.5, num_slot_samples=1,
                              seed=None, crf=None)
         self.test_cfg.update(test_cfg or {})
-        if self.test_cfg['inference_scheme'] not in INFERENCE_SCHEMES:
-            raise ValueError(f"test_cfg.inference_scheme must be one of {INFERENCE_SCHEMES}, "
-                             f"got {self.test_cfg['inference_scheme']!r}")
         self._crf = None
         # Multiplies every loss; a warm-up hook may ramp it (the authors' recipe).
         self.loss_scale = 1.
