@@ -1,4 +1,5 @@
 """Referring segmentation of new images from a config and a checkpoint."""
+import copy
 import os
 import os.path as osp
 import zlib
@@ -98,6 +99,10 @@ class RefSegInferencer:
                  seed: Optional[int] = 0):
         register_all_modules()
         cfg = load_config(config)
+        if checkpoint is not None and (cfg.model.get('backbone') or {}).get('pretrained'):
+            # the checkpoint holds every weight: the ViT's pretrained ones are not fetched
+            cfg = copy.deepcopy(cfg)
+            cfg.model.backbone.pretrained = False
         self.model = MODELS.build(cfg.model)
         if checkpoint is not None:
             if not osp.isfile(checkpoint):

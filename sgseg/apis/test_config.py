@@ -80,6 +80,9 @@ def configure_test(cfg: Config,
     # a truncated, empty or foreign file: one line naming it, before anything is built
     check_checkpoint_file(checkpoint)
     cfg.load_from = checkpoint
+    # the checkpoint holds every weight: the ViT's pretrained ones are not fetched
+    if (cfg.model.get('backbone') or {}).get('pretrained'):
+        cfg.model.backbone.pretrained = False
     # mmengine loads load_from non-strictly: refuse a checkpoint of another config;
     # and log the progress of a split shorter than the LoggerHook's interval
     hooks = list(cfg.get('custom_hooks', None) or [])

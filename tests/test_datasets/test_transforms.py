@@ -187,3 +187,29 @@ def test_exif_orientation_is_ignored(tmp_path):
     assert LoadRefImage()(dict(img_path=str(path)))['img'].shape == (30, 40, 3)
     assert LoadRefImage(color_type='color')(dict(img_path=str(path)))['img'].shape == \
         (40, 30, 3)
+
+
+def test_recipe_training_resize_is_480_then_384_anti_aliased():
+    """The authors' preprocessing: longer side to 480 (ratio kept), then squashed to
+    384 x 384, both anti-aliased (a 1-pixel checkerboard averages to grey instead of
+    aliasing into stripes)."""
+    from pathlib import Path
+
+    from mmengine.config import Config
+
+    from sgseg.utils import register_all_modules
+    register_all_modules()
+    root = Path(__file__).resolve().parents[2]
+    steps = Config.fromfile(str(root / 'configs/sg_vits16_refcoco.py')).train_pipeline
+    resizes = [TRANSFORMS.build(t) for t in steps if t['type'] == 'Resize']
+    assert len(resizes) == 2
+    checker = ((np.indices((1000, 700)).sum(0) % 2) * 255).astype(np.uint8)
+    img = np.repeat(checker[..., None], 3, axis=2)
+    first = resizes[0](dict(img=img.copy(), img_shape=img.shape[:2], ori_shape=img.shape[:2]))
+    assert first['img'].shape[:2] == (480, 336)  # longer side 480, ratio kept
+    out = resizes[1](first)['img']
+    assert out.shape[:2] == (384, 384)
+    assert abs(float(out.mean()) - 127.5) < 3 and float(out.std()) < 10
+    aliased = Compose([dict(type='Resize', scale=(384, 384), keep_ratio=False)])(
+        dict(img=img.copy(), img_shape=img.shape[:2]))['img']
+    assert float(aliased.std()) > 30  # the cv2 bilinear squash without anti-aliasing

@@ -96,3 +96,18 @@ def test_which_paths_are_hub_ids():
     with pytest.raises(FileNotFoundError, match=r"text_encoder.path: '/no/bert' does not "
                                                 'exist'):
         resolve_model_path('/no/bert', 'text_encoder.path')
+
+
+def test_evaluating_a_checkpoint_fetches_no_pretrained_vit(tmp_path):
+    """tools/test.py loads every weight from the checkpoint: the recipe's hub ViT is not
+    needed (nor downloaded) to evaluate it."""
+    from mmengine.config import Config
+
+    from sgseg.apis.test_config import configure_test
+    root = Path(__file__).resolve().parents[2]
+    cfg = Config.fromfile(str(root / 'configs' / 'sg_vits16_refcoco.py'))
+    assert cfg.model.backbone.pretrained.startswith('timm/')
+    ckpt = tmp_path / 'epoch_50.pth'
+    ckpt.write_bytes(b'')
+    configure_test(cfg, str(ckpt))
+    assert cfg.model.backbone.pretrained is False
