@@ -4,8 +4,9 @@ python tools/analysis_tools/benchmark_data_checks.py [--refs 50000] [--sentences
 
 Writes a refer-format set of that size (random polygons of 10-40 points on 640 x 480
 images, one annotation per ref) to a temporary folder, builds ``ReferDataset`` on it
-in training and in test mode, and reports each build's time beside the time of reading
-the two files alone, and the time of ``check_segmentations`` over all the masks.
+in training and in test mode, with its checks and without them (replaced by a
+pass-through), and reports each build's time beside the time of reading the two files
+alone, and the time of ``check_segmentations`` over all the masks.
 Times are CPU seconds of this (single-threaded) process, which other processes on the
 machine disturb less than wall-clock time; the wall-clock time is given beside.
 """
@@ -89,13 +90,19 @@ def main() -> None:
         print(f'read instances.json + refs pickle: {t_read:6.2f} s CPU ({w_read:.2f} s wall)')
         print(f'check_segmentations, {len(segs)} masks: {t_masks:6.2f} s CPU '
               f'({w_masks:.2f} s wall)')
+        checks = ReferDataset._check_refs
         for split, test_mode in (('train', False), ('val', True)):
-            dataset, t_build, w_build = timed(lambda: ReferDataset(
-                data_root=root, split=split, test_mode=test_mode,
-                data_prefix=dict(img_path='images')))
-            print(f'ReferDataset {split} (test_mode={test_mode}), {len(dataset)} samples: '
-                  f'{t_build:.2f} s CPU ({w_build:.2f} s wall), {t_build / t_read:.2f} x '
-                  'reading the files')
+            for checked in (True, False):
+                # Without: the checks replaced by a pass-through, as before they existed.
+                ReferDataset._check_refs = checks if checked else \
+                    (lambda self, refs, coco, problems: refs)
+                dataset, t_build, w_build = timed(lambda: ReferDataset(
+                    data_root=root, split=split, test_mode=test_mode,
+                    data_prefix=dict(img_path='images')))
+                print(f"ReferDataset {split} (test_mode={test_mode}) "
+                      f"{'with' if checked else 'without'} checks, {len(dataset)} samples: "
+                      f'{t_build:.2f} s CPU ({w_build:.2f} s wall)')
+        ReferDataset._check_refs = checks
 
 
 if __name__ == '__main__':
