@@ -450,7 +450,7 @@ class ReferDataset(RefSegDataset):
         return kept
 
     def _log_empty_masks(self, refs: List[dict], coco: COCO) -> None:
-        """Log the evaluation samples whose ground-truth mask is empty.
+        """Log the evaluation sentences whose ground-truth mask is empty.
 
         Such a target (``[]``, polygons under 3 points, a polygon with no pixel
         inside, an all-zero RLE) is kept: :class:`RefSegMetric` scores it IoU 1 if
@@ -467,7 +467,7 @@ class ReferDataset(RefSegDataset):
         total = sum(len(ref['sentences']) for ref in refs)
         listed = sorted(empty)[:20]
         print_log(
-            f'{self._name()}: {num} of {total} evaluation samples ({len(empty)} '
+            f'{self._name()}: {num} of {total} evaluation sentences ({len(empty)} '
             f"annotations of '{self.instances_file}') have an empty ground-truth mask: "
             f"annotations {listed}{' ...' if len(empty) > len(listed) else ''}. They "
             'are kept; RefSegMetric scores each IoU 1 if the prediction is empty too, '

@@ -255,7 +255,7 @@ def test_empty_ground_truth_masks_are_kept_and_counted(refer, tmp_path):
     assert sum(len(info['expressions']) for info in infos) == 3
     notes = [m for m in records.messages if 'empty ground-truth mask' in m]
     assert len(notes) == 1  # evaluation only: training reads no mask
-    assert '2 of 3 evaluation samples (1 annotations' in notes[0]
+    assert '2 of 3 evaluation sentences (1 annotations' in notes[0]
     assert 'annotations [2]' in notes[0] and 'IoU 1 if the prediction is empty' in notes[0]
 
 
