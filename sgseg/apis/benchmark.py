@@ -1,8 +1,9 @@
 """Side-by-side timings of SaG against its own ViT (tools/analysis_tools/benchmark.py)."""
+import copy
 import os.path as osp
 import resource
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -186,10 +187,123 @@ def run_benchmark(cfg: Config,
     return out
 
 
+def evaluate_split(model: torch.nn.Module,
+                   loader_cfg: dict) -> Tuple[Dict[str, float], float, int]:
+    """One evaluation pass over a dataloader, as ``tools/test.py`` runs it.
+
+    Returns:
+        tuple: RefSegMetric's metrics, the seconds from building the dataloader to
+        the metrics (data loading, model, metric) and the number of dataset samples.
+    """
+    from mmengine.runner import Runner
+
+    from sgseg.evaluation.metrics import RefSegMetric
+    start = time.perf_counter()
+    loader = Runner.build_dataloader(copy.deepcopy(loader_cfg))
+    metric = RefSegMetric()
+    with torch.no_grad():
+        for data_batch in loader:
+            outputs = model.test_step(data_batch)
+            metric.process(data_batch, [ds.to_dict() for ds in outputs])
+    metrics = metric.evaluate(len(loader.dataset))
+    return metrics, time.perf_counter() - start, len(loader.dataset)
+
+
+def same_images_cfgs(loader_cfg: dict, max_images: Optional[int]) -> Dict[str, dict]:
+    """Dataloader configs of the split per sentence and grouped by image, both over the
+    first ``max_images`` images (all with None)."""
+    from sgseg.registry import DATASETS
+    cfgs = {}
+    for kind in ('per_sentence', 'grouped'):
+        cfgs[kind] = copy.deepcopy(loader_cfg)
+        cfgs[kind]['dataset'].update(group_by_image=kind == 'grouped', lazy_init=False)
+    if max_images is not None:
+        cfgs['grouped']['dataset']['indices'] = max_images
+        grouped = DATASETS.build(dict(cfgs['grouped']['dataset'], pipeline=[]))
+        wanted = {e['sent_id'] for i in range(len(grouped))
+                  for e in grouped.get_data_info(i)['expressions']}
+        flat = DATASETS.build(dict(cfgs['per_sentence']['dataset'], pipeline=[]))
+        cfgs['per_sentence']['dataset']['indices'] = [
+            i for i in range(len(flat)) if flat.get_data_info(i)['sent_id'] in wanted]
+    return cfgs
+
+
+def run_eval_benchmark(cfg: Config,
+                       split: str = 'val',
+                       checkpoint: Optional[str] = None,
+                       repeats: int = 1,
+                       device: str = 'cpu',
+                       max_images: Optional[int] = None) -> Dict[str, float]:
+    """End-to-end evaluation of a split, one sample per sentence against per image.
+
+    The same model evaluates the config's ``<split>_dataloader`` with
+    ``group_by_image=False`` (every sentence re-encodes its image: the per-sentence
+    path) and with ``group_by_image=True`` (each image encoded once for all its
+    sentences), alternately ``repeats`` times, in one process. A text encoder that
+    caches sentence features is timed twice per pass: ``cold`` (cache emptied, every
+    sentence encoded: one ``tools/test.py`` run) and ``warm`` (the same pass again:
+    ``--seeds`` after the first, every validation during training after the first).
+
+    Args:
+        cfg: the config (its model and ``<split>_dataloader``).
+        split: ``'val'`` or ``'test'``.
+        checkpoint: weights to load; None keeps random weights (same speed).
+        repeats: passes of each kind; the median time is reported.
+        device: torch device.
+        max_images: evaluate the sentences of the first this many images only.
+
+    Returns:
+        dict: ``eval_images``, ``eval_sentences``, per kind (``per_sentence``,
+        ``grouped``) and cache state the median seconds and sentences per second,
+        ``eval_time_ratio`` (grouped / per sentence, cold) and its ``_warm`` twin, and
+        ``eval_max_metric_diff`` (largest difference of a metric between the kinds).
+    """
+    model = build_benchmark_model(cfg, device)
+    if checkpoint is not None:
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    model.eval()
+    cfgs = same_images_cfgs(cfg[f'{split}_dataloader'], max_images)
+    cache = model.text_encoder._cache if getattr(model.text_encoder, 'cache_features',
+                                                 False) else None
+    states = ('', '_warm') if cache is not None else ('', )
+    times = {(kind, state): [] for kind in cfgs for state in states}
+    metrics, samples = {}, {}
+    for _ in range(repeats):
+        for kind, run_cfg in cfgs.items():
+            if cache is not None:
+                cache.clear()
+            for state in states:
+                metrics[kind], seconds, samples[kind] = evaluate_split(model, run_cfg)
+                times[kind, state].append(seconds)
+    sentences, images = metrics['grouped']['n'], samples['grouped']
+    if metrics['per_sentence']['n'] != sentences:
+        raise RuntimeError(f"{metrics['per_sentence']['n']} sentences per sentence but "
+                           f'{sentences} grouped by image')
+    out: Dict[str, float] = dict(eval_images=images, eval_sentences=sentences,
+                                 eval_sentences_per_image=sentences / images)
+    for (kind, state), values in times.items():
+        median = sorted(values)[len(values) // 2]
+        out[f'eval_{kind}{state}_s'] = median
+        out[f'eval_{kind}{state}_sentences_per_s'] = sentences / median
+    for state in states:
+        out[f'eval_time_ratio{state}'] = (out[f'eval_grouped{state}_s']
+                                          / out[f'eval_per_sentence{state}_s'])
+        if out['eval_sentences_per_image'] >= 5:
+            out[f'eval_time_ratio{state}_target'] = 1 / 3
+    out['eval_max_metric_diff'] = max(abs(metrics['grouped'][k] - metrics['per_sentence'][k])
+                                      for k in metrics['grouped'])
+    out['threads'] = torch.get_num_threads()
+    return out
+
+
 def targets(result: Dict[str, float]) -> Dict[str, float]:
     """The target of each ratio or time that has one (docs/benchmark.md)."""
     found = dict(inference_ratio=1.15, train_ratio=1.5, train_no_recon_ratio=1.5,
                  densecrf_s=0.3)
+    for key in ('eval_time_ratio', 'eval_time_ratio_warm'):
+        if f'{key}_target' in result:
+            found[key] = result[f'{key}_target']
     for key in result:
         if key.endswith('_shared_ratio'):
             found[key] = result[key.replace('shared_ratio', 'target')]
@@ -202,6 +316,9 @@ def format_report(result: Dict[str, object]) -> str:
     lines = []
     for key, value in result.items():
         if key.endswith('_target'):
+            continue
+        if isinstance(value, int):
+            lines.append(f'{key:<28} {value:>10d}')
             continue
         if key in goals and isinstance(value, float):
             verdict = 'meets' if value <= goals[key] else 'MISSES'

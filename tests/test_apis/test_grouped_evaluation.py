@@ -134,3 +134,23 @@ def test_per_sentence_path_and_any_batching_give_the_same_results(tmp_path, data
             torch.testing.assert_close(other[sent_id].attn_slot, ds.attn_slot,
                                        rtol=0, atol=1e-5)
     assert metrics == pytest.approx(flat_metrics, abs=1e-9)
+
+
+def test_eval_benchmark_times_both_paths_over_the_same_sentences(tmp_path, data_root):
+    from sgseg.apis.benchmark import run_eval_benchmark
+    cfg, _, checkpoint = write(tmp_path, data_root, TEST_CFGS['fuse'])
+    result = run_eval_benchmark(cfg, 'test', str(checkpoint), max_images=2)
+    items = grouped_items(cfg)[:2]
+    assert result['eval_images'] == 2
+    assert result['eval_sentences'] == sum(len(item['expressions']) for item in items)
+    assert result['eval_max_metric_diff'] < 1e-6
+    assert result['eval_grouped_s'] > 0 and result['eval_per_sentence_s'] > 0
+    assert 'eval_grouped_warm_s' not in result  # no text feature cache in this model
+
+
+def grouped_items(cfg):
+    """The grouped samples of the config's test split."""
+    init_default_scope('sgseg')
+    from sgseg.registry import DATASETS
+    dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, pipeline=[]))
+    return [dataset.get_data_info(i) for i in range(len(dataset))]

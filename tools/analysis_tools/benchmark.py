@@ -1,6 +1,9 @@
 """Speed and memory of SaG beside its own ViT, measured in one run.
 
 python tools/analysis_tools/benchmark.py CONFIG [--batch-size 32] [--repeats 3] [--device cpu|cuda]
+python tools/analysis_tools/benchmark.py CONFIG --eval-split val [--checkpoint CKPT] \
+    [--max-images N]   (only the end-to-end evaluation of the split: per sentence
+    against per image)
 """
 import argparse
 import json
@@ -13,7 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from sgseg.apis.benchmark import format_report, run_benchmark  # noqa: E402
+from sgseg.apis.benchmark import format_report, run_benchmark, run_eval_benchmark  # noqa: E402
 from sgseg.utils import set_num_threads  # noqa: E402
 
 
@@ -21,7 +24,13 @@ from sgseg.utils import set_num_threads  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
-    parser.add_argument('--checkpoint', help='unused for timing (random weights are as fast)')
+    parser.add_argument('--checkpoint', help='loaded by --eval-split only (random weights '
+                        'are as fast)')
+    parser.add_argument('--eval-split', choices=['val', 'test'],
+                        help='only time the end-to-end evaluation of this split of the '
+                             "config's data, one sample per sentence against one per image")
+    parser.add_argument('--max-images', type=int,
+                        help='with --eval-split: the sentences of the first N images only')
     parser.add_argument('--batch-size', type=int, default=32, help='training batch')
     parser.add_argument('--eval-batch-size', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
@@ -35,8 +44,12 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    result = run_benchmark(cfg, args.batch_size, args.eval_batch_size, args.repeats,
-                           args.device, amp=True if args.amp else None)
+    if args.eval_split:
+        result = run_eval_benchmark(cfg, args.eval_split, args.checkpoint, args.repeats,
+                                    args.device, args.max_images)
+    else:
+        result = run_benchmark(cfg, args.batch_size, args.eval_batch_size, args.repeats,
+                               args.device, amp=True if args.amp else None)
     result.update(config=args.config, device=args.device, machine=platform.processor() or
                   platform.machine(), torch=torch.__version__)
     print(format_report(result))
