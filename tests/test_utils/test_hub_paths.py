@@ -108,6 +108,6 @@ def test_evaluating_a_checkpoint_fetches_no_pretrained_vit(tmp_path):
     cfg = Config.fromfile(str(root / 'configs' / 'sg_vits16_refcoco.py'))
     assert cfg.model.backbone.pretrained.startswith('timm/')
     ckpt = tmp_path / 'epoch_50.pth'
-    ckpt.write_bytes(b'')
+    torch.save(dict(meta={}, state_dict={}), ckpt)
     configure_test(cfg, str(ckpt))
     assert cfg.model.backbone.pretrained is False
