@@ -1,3 +1,13 @@
+"""sgseg's package metadata.
+
+``pip install -e .`` (or ``pip install .``) installs sgseg and requirements/runtime.txt
+(mmengine, mmsegmentation, timm, transformers, pycocotools, ...) and nothing that needs
+compiling. It does not install torch/torchvision nor mmcv with its compiled ops: mmcv 2.1.0
+has no Linux wheel for torch 2.14 and its source only builds with the C++20 patch and the
+CUDA settings that ``tools/install.sh`` applies. Run ``bash tools/install.sh`` (CPU or CUDA,
+detected) for the whole environment; see docs/get_started.md. Note that timm pulls PyPI's
+default torch if no torch is installed yet.
+"""
 import os.path as osp
 
 from setuptools import find_packages, setup
@@ -28,8 +38,9 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
     python_requires='>=3.10',
-    install_requires=read_requirements('runtime.txt') + read_requirements('torch.txt') +
-    read_requirements('mmcv.txt'),
+    # torch (requirements/torch.txt) and mmcv (requirements/mmcv.txt) come from
+    # tools/install.sh: listed here, pip would build mmcv from source without its patch.
+    install_requires=read_requirements('runtime.txt'),
     extras_require={
         'tests': read_requirements('tests.txt'),
         'crf': ['pydensecrf2'],

@@ -10,8 +10,11 @@ in red (evaluation splits only: training samples carry no mask).
 import argparse
 import os
 import os.path as osp
+import sys
 import textwrap
 from typing import Optional
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import matplotlib
 
