@@ -34,7 +34,8 @@ def main():
     parser.add_argument('--batch-size', type=int, default=32, help='training batch')
     parser.add_argument('--eval-batch-size', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help='cpu, cuda or cuda:N (default: cuda when torch sees a GPU)')
     parser.add_argument('--amp', action='store_true', help='autocast (default on CUDA only)')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--out', default='benchmark.json')
@@ -51,7 +52,9 @@ def main():
         result = run_benchmark(cfg, args.batch_size, args.eval_batch_size, args.repeats,
                                args.device, amp=True if args.amp else None)
     result.update(config=args.config, device=args.device, machine=platform.processor() or
-                  platform.machine(), torch=torch.__version__)
+                  platform.machine(), torch=torch.__version__,
+                  gpu=torch.cuda.get_device_name(args.device)
+                  if args.device.startswith('cuda') else None)
     print(format_report(result))
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)
