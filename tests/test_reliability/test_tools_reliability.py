@@ -89,6 +89,14 @@ def test_out_folder_fails_before_evaluation(tmp_path):
     assert cfg.test_evaluator.out_file == str(tmp_path / 'new' / 'r.jsonl')
 
 
+@pytest.mark.parametrize('tool', ['eval_schemes.py', 'threshold_sweep.py'])
+def test_analysis_tools_check_out_before_evaluating(tool, tmp_path):
+    main = load_tool(f'tools/analysis_tools/{tool}').main
+    # the checkpoint does not exist either: the --out error must come first
+    with pytest.raises(IsADirectoryError, match=f"--out: '{tmp_path}' names a folder"):
+        main(['c.py', str(tmp_path / 'missing.pth'), '--out', str(tmp_path)])
+
+
 def test_one_seed_keeps_its_format_and_several_seeds_keep_every_line(trained, tmp_path):
     _, config, ckpt = trained
     out = tmp_path / 'r.jsonl'

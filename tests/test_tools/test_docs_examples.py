@@ -32,6 +32,11 @@ def test_inference_guide_sentences_describe_its_example_image():
     assert len(set(targets)) == len(targets)  # each sentence names another shape
     # the printed example line quotes the guide's first sentence
     assert f"'{sentences[0]}': " in guide
+    # the shares of the image the guide gives for the targets are theirs
+    shares = re.search(r'covers (\d+\.\d)% of the pixels and the \w+ (\d+\.\d)%', guide)
+    assert shares, 'the guide gives no share of the image for its targets'
+    for share, target in zip(shares.groups(), targets):
+        assert float(share) == round(100 * scene.masks[target].mean(), 1)
 
 
 def test_checkpoints_named_in_the_docs_are_written_by_their_schedule():

@@ -12,14 +12,14 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from sgseg.apis import build_evaluation_runner, evaluate_schemes  # noqa: E402
+from sgseg.apis import build_evaluation_runner, check_out_file, evaluate_schemes  # noqa: E402
 from sgseg.apis.scheme_evaluation import size_bin_labels  # noqa: E402
 from sgseg.evaluation.summary import format_markdown, report_table  # noqa: E402
 
 ORDER = ('fuse', 'max', 'avg', 'min', 'whole_image', 'centre_ellipse')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -32,7 +32,7 @@ def parse_args():
     parser.add_argument('--work-dir')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def by_size_rows(results: dict, labels: list) -> list:
@@ -47,8 +47,10 @@ def by_size_rows(results: dict, labels: list) -> list:
     return rows
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
+    if args.out:
+        check_out_file(args.out, '--out')  # before the evaluation, not after it
     runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
                                           args.work_dir, args.threads, seed=args.seed,
                                           scheme='fuse')

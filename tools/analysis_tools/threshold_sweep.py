@@ -11,13 +11,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from sgseg.apis import build_evaluation_runner, evaluate_thresholds  # noqa: E402
+from sgseg.apis import build_evaluation_runner, check_out_file, evaluate_thresholds  # noqa: E402
 from sgseg.evaluation.summary import report_table  # noqa: E402
 
 KEYS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -29,11 +29,13 @@ def parse_args():
     parser.add_argument('--work-dir')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
+    if args.out:
+        check_out_file(args.out, '--out')  # before the evaluation, not after it
     runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
                                           args.work_dir, args.threads, seed=args.seed, crf=args.crf)
     results = evaluate_thresholds(runner.model, runner.test_dataloader, args.thresholds)
