@@ -41,10 +41,11 @@ class _StepTimes(Hook):
     priority = 'LOWEST'
 
     def __init__(self):
-        self.stamps = []
+        self.stamps, self.data_times = [], []
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         self.stamps.append(time.perf_counter())
+        self.data_times.append(runner.message_hub.get_scalar('train/data_time').current())
 
 
 def prepare(data: str, work: str) -> str:
@@ -73,8 +74,9 @@ def read_rate(dataset, num: int) -> float:
     return num / (time.perf_counter() - start)
 
 
-def train_step_time(config: str, options: dict, work: str, iters: int) -> float:
-    """Median seconds per training iteration (the first two left out)."""
+def train_step_time(config: str, options: dict, work: str, iters: int) -> tuple:
+    """Median seconds per training iteration and median seconds of it spent waiting
+    for data (mmengine's ``data_time``), the first two iterations left out."""
     cfg = Config.fromfile(osp.join(ROOT, 'configs', config))
     cfg.merge_from_dict(options)
     cfg.merge_from_dict({
@@ -89,8 +91,9 @@ def train_step_time(config: str, options: dict, work: str, iters: int) -> float:
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])] + [dict(type='_StepTimes')]
     runner = Runner.from_cfg(cfg)
     runner.train()
-    stamps = next(h for h in runner.hooks if isinstance(h, _StepTimes)).stamps
-    return statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:]))
+    timer = next(h for h in runner.hooks if isinstance(h, _StepTimes))
+    return (statistics.median(b - a for a, b in zip(timer.stamps[1:], timer.stamps[2:])),
+            statistics.median(timer.data_times[2:]))
 
 
 def main():
@@ -117,25 +120,31 @@ def main():
                                   pipeline=pipeline),
         'wds': WebImageTextDataset(shards=shards, pipeline=pipeline, max_epochs=None),
     }
+    runs = {
+        'refer': ('sg_vittiny_synthetic.py', {'train_dataloader.dataset.data_root': args.data}),
+        'wds': ('sg_vittiny_synthetic_wds.py', {'train_dataloader.dataset.shards': shards}),
+    }
     result = dict(read_samples_per_s={k: [] for k in datasets},
-                  train_step_s=dict(refer=[], wds=[]))
+                  train_step_s={k: [] for k in runs}, data_time_s={k: [] for k in runs})
     for r in range(args.rounds):
         for name, dataset in datasets.items():
             result['read_samples_per_s'][name].append(read_rate(dataset, args.read_samples))
-        result['train_step_s']['refer'].append(train_step_time(
-            'sg_vittiny_synthetic.py', {'train_dataloader.dataset.data_root': args.data},
-            osp.join(args.work_dir, f'train_refer_{r}'), args.train_iters))
-        result['train_step_s']['wds'].append(train_step_time(
-            'sg_vittiny_synthetic_wds.py', {'train_dataloader.dataset.shards': shards},
-            osp.join(args.work_dir, f'train_wds_{r}'), args.train_iters))
+        # the order alternates, so that a drift of the machine's load favours neither
+        for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+            step, data = train_step_time(*runs[name], osp.join(args.work_dir,
+                                                               f'train_{name}_{r}'),
+                                         args.train_iters)
+            result['train_step_s'][name].append(step)
+            result['data_time_s'][name].append(data)
     reads = {k: statistics.median(v) for k, v in result['read_samples_per_s'].items()}
     steps = {k: statistics.median(v) for k, v in result['train_step_s'].items()}
-    result['summary'] = dict(read_samples_per_s=reads, train_step_s=steps,
+    waits = {k: statistics.median(v) for k, v in result['data_time_s'].items()}
+    result['summary'] = dict(read_samples_per_s=reads, train_step_s=steps, data_time_s=waits,
                              wds_over_refer_step=steps['wds'] / steps['refer'])
-    print('| format | read (images/s, 1 process) | train step (s) |')
-    print('|---|---|---|')
+    print('| format | read (images/s, 1 process) | train step (s) | of which data (s) |')
+    print('|---|---|---|---|')
     for name in datasets:
-        step = f"{steps[name]:.3f}" if name in steps else '-'
+        step = f'{steps[name]:.3f} | {waits[name]:.3f}' if name in steps else '- | -'
         print(f'| {name} | {reads[name]:.0f} | {step} |')
     print(f"wds / refer step time: {result['summary']['wds_over_refer_step']:.3f}")
     with open(args.out, 'w') as f:
