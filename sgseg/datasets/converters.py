@@ -17,6 +17,7 @@ from pycocotools.coco import COCO
 from .image_text import ImageTextRow, RowError, read_image_text_file
 from .refer import load_refs
 from .transforms.loading import LoadRefImage, decode_segmentation, load_binary_mask
+from .validation import check_segmentations
 
 # The kinds of problem :func:`check_image_text_file` reports, in the summary's order.
 CHECK_KINDS = ('format', 'empty_sentence', 'mask_format', 'missing_image',
@@ -297,18 +298,18 @@ def _check_mask(mask, mask_root: str, shape: Optional[tuple]) -> Optional[tuple]
         except ValueError as e:
             return 'unreadable_mask', str(e)
         what = f"mask file '{path}'"
-    elif isinstance(mask, dict):
-        size, what = tuple(mask['size']), 'the RLE mask'
-    else:
-        if shape is None:
-            return None
-        xs = np.concatenate([np.asarray(p[0::2], float) for p in mask])
-        ys = np.concatenate([np.asarray(p[1::2], float) for p in mask])
-        # a polygon vertex may sit on the image's far border (x = W), not beyond it
-        if xs.min() < 0 or ys.min() < 0 or xs.max() > shape[1] or ys.max() > shape[0]:
-            return 'mask_size', (f'the polygons reach ({xs.max():.0f}, {ys.max():.0f}) '
-                                 f'(x, y), outside the {shape[0]}x{shape[1]} (HxW) image')
+    elif shape is None:  # the image is missing: its problem is reported already
         return None
+    else:
+        # polygons and RLE as the datasets check them (a coordinate may lie a little
+        # outside the image: pycocotools clips the mask)
+        issues = check_segmentations([mask], [shape])[0]
+        if not issues:
+            return None
+        kind, detail = issues[0]
+        size_kinds = ('RLE size is not the image size',
+                      'polygon coordinate lies outside the image')
+        return ('mask_size' if kind in size_kinds else 'mask_format'), f'{kind} ({detail})'
     if shape is not None and tuple(size) != shape:
         return 'mask_size', (f'{what} is {size[0]}x{size[1]} (HxW) but the image is '
                              f'{shape[0]}x{shape[1]}')

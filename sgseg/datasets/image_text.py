@@ -30,6 +30,7 @@ import numpy as np
 
 from sgseg.registry import DATASETS
 from .base import RefSegDataset
+from .validation import check_segmentations
 
 # A mask as written in a row: a PNG path, an RLE dict or a list of polygons.
 RowMask = Union[str, dict, List[List[float]]]
@@ -89,6 +90,10 @@ def _parse_mask(value: object, line: int) -> Optional[RowMask]:
                 or not isinstance(counts, (str, list))):
             raise RowError(line, 'mask_format',
                            "an RLE 'mask' needs 'size': [H, W] and 'counts' (string or list)")
+        # counts that do not add up to H x W would make pycocotools write out of bounds
+        issues = check_segmentations([value], [tuple(size)])[0]
+        if issues:
+            raise RowError(line, 'mask_format', f"'mask': {issues[0][0]} ({issues[0][1]})")
         return value
     if isinstance(value, list) and value and all(
             isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0

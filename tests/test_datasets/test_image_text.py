@@ -111,13 +111,15 @@ def test_build_reports_every_bad_row_with_its_line(tmp_path):
         json.dumps(dict(image='c.jpg', texts=['ok', '  '])),
         json.dumps(dict(image='d.jpg', text='x', mask=[[1, 2]])),
         json.dumps(dict(image='e.jpg', text='y', mask=dict(size=[4], counts='a'))),
+        json.dumps(dict(image='f.jpg', text='z', mask=dict(size=[2, 2], counts=[1, 2]))),
     ])
     with pytest.raises(ValueError) as err:
         ImageTextDataset(ann_file=str(path))
     message = str(err.value)
-    for expected in ('5 bad row(s)', 'line 2: not valid JSON', "line 3: no 'image'",
+    for expected in ('6 bad row(s)', 'line 2: not valid JSON', "line 3: no 'image'",
                      'line 5: sentence(s) [1] are empty', "line 6: 'mask' must be",
-                     "line 7: an RLE 'mask' needs"):
+                     "line 7: an RLE 'mask' needs",
+                     "line 8: 'mask': RLE counts do not sum to height x width"):
         assert expected in message, (expected, message)
     assert 'line 1' not in message and 'line 4' not in message
 
@@ -208,13 +210,15 @@ def test_check_reports_each_kind_with_its_line_and_goes_on(own):
     root, *_ = own
     (root / 'photos' / 'broken.jpg').write_bytes(b'not an image')
     cv2.imwrite(str(root / 'masks' / 'small.png'), np.zeros((4, 4), np.uint8))
+    small_rle = mask_utils.encode(np.asfortranarray(np.ones((3, 3), np.uint8)))
+    small_rle['counts'] = small_rle['counts'].decode()
     lines = [
         json.dumps(dict(image='photos/a.jpg', text='good', mask='masks/a.png')),
         json.dumps(dict(image='photos/missing.jpg', text='gone')),
         json.dumps(dict(image='photos/broken.jpg', text='broken')),
         json.dumps(dict(image='photos/a.jpg', text='')),
         json.dumps(dict(image='photos/a.jpg', text='small', mask='masks/small.png')),
-        json.dumps(dict(image='photos/a.jpg', text='rle', mask=dict(size=[3, 3], counts='9'))),
+        json.dumps(dict(image='photos/a.jpg', text='rle', mask=small_rle)),
         json.dumps(dict(image='photos/a.jpg', text='poly', mask=[[0, 0, 50, 0, 50, 5]])),
         json.dumps(dict(image='photos/a.jpg', text='no png', mask='masks/none.png')),
         '{broken json',
