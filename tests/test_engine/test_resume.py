@@ -192,15 +192,31 @@ def test_resume_with_another_architecture_is_refused_before_resuming(tmp_path):
     assert 'resumed' not in log_text(work)
 
 
-def test_new_lr_on_resume_is_named_and_the_checkpoints_wins(tmp_path):
+def test_new_lr_and_schedule_on_resume_are_named_and_the_checkpoints_win(tmp_path):
     work = tmp_path / 'lr'
-    toy_train(work, 2)
-    runner = toy_train(work, 3, resume=True, lr=0.05)
+
+    def schedule(end):
+        return [dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0, end=end)]
+
+    toy_train(work, 2, param_scheduler=schedule(4))
+    runner = toy_train(work, 3, resume=True, lr=0.05, param_scheduler=schedule(8))
     text = log_text(work)
-    assert re.search(r"this config differs from checkpoint '.*iter_2.pth' in 1 value\(s\); the "
+    assert re.search(r"this config differs from checkpoint '.*iter_2.pth' in 3 value\(s\); the "
                      r"CHECKPOINT's values are used", text)
     assert 'optimizer lr: config 0.05, checkpoint 0.01' in text
-    assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == 0.01
+    assert 'param_scheduler[0] end: config 8, checkpoint 4' in text  # and total_iters
+    # the checkpoint's run continued: lr 0.01 ramped from half over 3 steps, at full after
+    # 3 iterations (the config's would be 0.05 * (0.5 + 0.5 * 3 / 7))
+    assert runner.param_schedulers[0].end == 4
+    assert runner.optim_wrapper.optimizer.param_groups[0]['lr'] == pytest.approx(0.01)
+
+
+def test_resume_from_a_given_broken_checkpoint_is_one_line(tmp_path):
+    work = tmp_path / 'given'
+    toy_train(work, 2)
+    (work / 'iter_2.pth').write_bytes(b'')
+    with pytest.raises(CheckpointFileError, match=r"checkpoint '.*iter_2.pth' is empty"):
+        toy_train(work, 3, resume=True, load_from=str(work / 'iter_2.pth'))
 
 
 def test_optimizer_state_of_other_shapes_is_named():

@@ -115,6 +115,8 @@ def test_sigkill_at_three_points_then_resume_is_bit_exact(tmp_path, tiny_synthet
     assert proc.wait(timeout=300) == 0, Path(log).read_text()[-3000:]
     assert ref.wait(timeout=300) == 0, Path(ref_log).read_text()[-3000:]
 
+    # the temporary file of the write cut short was removed on resume
+    assert not list(cut_work.glob('.*.tmp'))
     # every resume skipped the trained batches of the InfiniteSampler
     assert all('Advance dataloader' in Path(p).read_text() for p in logs[1:])
 
