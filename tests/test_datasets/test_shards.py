@@ -165,3 +165,40 @@ def test_shuffle_buffer_draws_depend_on_counts_only():
     out_b = [b.push(f'x{i}') for i in range(10)] + [b.pop() for _ in range(3)]
     assert [None if x is None else f'x{x}' for x in out_a] == out_b
     assert sorted(x for x in out_a if x is not None) == list(range(10))
+
+
+def test_resume_hook_restarts_the_stream_and_names_a_changed_split(shards, monkeypatch):
+    """StreamResumeHook on a runner-like object: the resumed dataloader continues the
+    stream, mmengine's skip of the trained batches fetches nothing, and a split that
+    differs from the checkpoint's is reported."""
+    from mmengine.runner.loops import _InfiniteDataloaderIterator
+
+    from sgseg.engine.hooks import StreamResumeHook
+    from sgseg.engine.hooks import stream_resume_hook
+
+    root, _ = shards
+    logs = []
+    monkeypatch.setattr(stream_resume_hook, 'print_log', lambda msg, **kw: logs.append(msg))
+    full = stream(root, 0, 6)
+
+    class Runner:
+        iter = 4
+
+        class train_loop:
+            dataloader = DataLoader(WebImageTextDataset(shards=str(root), seed=3,
+                                                        shuffle_buffer=5),
+                                    batch_size=3, num_workers=0, collate_fn=ids)
+
+    Runner.train_loop.dataloader_iterator = _InfiniteDataloaderIterator(
+        Runner.train_loop.dataloader)
+    hook = StreamResumeHook()
+    saved = {}
+    hook.before_save_checkpoint(Runner, saved)
+    assert saved['stream_split'] == dict(world_size=1, num_workers=0, batch_size=3, seed=3,
+                                         num_shards=len(SIZES))
+    hook.after_load_checkpoint(Runner, dict(stream_split=dict(saved['stream_split'],
+                                                              num_workers=4)))
+    hook.before_train(Runner)
+    batches = [next(Runner.train_loop.dataloader_iterator) for _ in range(6)]
+    assert batches[:4] == [None] * 4 and batches[4:] == full[4:6]
+    assert any('num_workers 4 -> 0' in m and 'may repeat or skip' in m for m in logs)

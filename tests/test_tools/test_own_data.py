@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from torch.utils.data import DataLoader
 
 from sgseg.datasets import WebImageTextDataset
@@ -99,7 +100,11 @@ def test_train_from_shards_killed_then_resumed_sees_the_same_samples(synthetic_w
     config.write_text(config.read_text().replace('iters=7', 'iters=100'))
     proc = train(config, tmp_path / 'work', resume=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'WebImageTextDataset resumes after 5 batches per rank' in proc.stdout + proc.stderr
+    log = proc.stdout + proc.stderr
+    assert 'WebImageTextDataset resumes after 5 batches per rank' in log
+    assert 'split otherwise' not in log
+    split = torch.load(tmp_path / 'work' / 'iter_5.pth', weights_only=True)['stream_split']
+    assert split == dict(world_size=1, num_workers=2, batch_size=8, seed=0, num_shards=4)
     assert (tmp_path / 'work' / 'iter_10.pth').is_file()
 
     # the stream as the dataset defines it, read directly (no training)
