@@ -1,4 +1,5 @@
 """The web demo: its input checks, and the page itself driven in headless Chromium."""
+import re
 import shutil
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from sgseg.apis import DemoInputError, RefSegInferencer, WebDemo, load_examples
-from sgseg.datasets.synthetic import parse_sentence
+from sgseg.datasets.synthetic import image_rng, matching_shapes, parse_sentence, render_scene
 from tests.fixtures import free_port
 from tests.test_apis.test_inferencer import CONFIG
 from tests.test_models.tiny import IMG, TINY_MODEL, build_tiny
@@ -40,15 +41,25 @@ def demo(tiny_files):
                    out_dir=str(tiny_files['root'] / 'masks'))
 
 
-def test_bundled_examples_hold_sentences_of_the_synthetic_grammar():
+def test_bundled_examples_are_val_scenes_their_sentences_describe():
     examples = load_examples(str(EXAMPLES))
-    assert 2 <= len(examples) <= 3
+    sources = dict(re.findall(r'\| (shapes_\d+\.png) \| synth_(\d+)\.jpg \|',
+                              (EXAMPLES / 'README.md').read_text()))
+    assert 2 <= len(examples) <= 3 and len(sources) == len(examples)
     for image, text in examples:
-        assert cv2.imread(image).shape == (128, 128, 3), image
+        image_id = int(sources[Path(image).name])
+        assert 4000 < image_id <= 4300, image  # the val split of make_synthetic_refer
+        scene = render_scene(image_rng(0, image_id - 1), 128)
+        assert np.array_equal(cv2.imread(image), scene.image), image
         sentences = text.splitlines()
-        assert 1 <= len(sentences) <= 6
+        targets = []
         for sentence in sentences:
-            parse_sentence(sentence)  # raises on a sentence the generator cannot make
+            expr = parse_sentence(sentence)
+            strict = matching_shapes(expr, scene.shapes, slack=-1.)
+            assert len(strict) == 1 and strict == matching_shapes(expr, scene.shapes, slack=1.), \
+                (image, sentence)
+            targets.append(strict[0])
+        assert len(set(targets)) == len(targets) >= 2, image  # each names another shape
 
 
 def test_bad_input_gives_a_message(demo, tiny_files, tmp_path):
