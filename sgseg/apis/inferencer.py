@@ -16,6 +16,7 @@ from mmengine.runner import load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from PIL import Image
 
+from sgseg.engine.checkpoint_files import check_checkpoint_file
 from sgseg.models.segmentors.shatter_and_gather import image_key, slot_generators
 from sgseg.registry import MODELS, POSTPROCESSORS, TRANSFORMS
 from sgseg.utils import register_all_modules
@@ -107,6 +108,7 @@ class RefSegInferencer:
         if checkpoint is not None:
             if not osp.isfile(checkpoint):
                 raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+            check_checkpoint_file(checkpoint)  # truncated / foreign: one line naming it
             # strict: a checkpoint of another architecture must fail here, not
             # silently leave layers random and draw meaningless masks.
             load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True)

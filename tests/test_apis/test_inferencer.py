@@ -1,4 +1,6 @@
 """RefSegInferencer and tools/demo.py on a tiny model."""
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ from mmcv.transforms import Compose
 from PIL import Image
 
 from sgseg.apis import RefSegInferencer
+from sgseg.engine import CheckpointFileError
 from sgseg.registry import TRANSFORMS
 from tests.test_models.tiny import IMG, TINY_MODEL, build_tiny
 from tests.test_tools.conftest import load_tool, run_tool
@@ -59,6 +62,13 @@ def test_missing_files_are_named(tiny_files, tmp_path):
         RefSegInferencer(str(tiny_files['config']), str(tmp_path / 'nope.pth'))
     with pytest.raises(FileNotFoundError, match='nope.py'):
         RefSegInferencer(str(tmp_path / 'nope.py'))
+
+
+def test_truncated_checkpoint_is_named_in_one_line(tiny_files, tmp_path):
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(Path(tiny_files['checkpoint']).read_bytes()[:-300])
+    with pytest.raises(CheckpointFileError, match=r"checkpoint '.*cut.pth' is truncated"):
+        RefSegInferencer(str(tiny_files['config']), str(cut))
 
 
 def test_each_image_is_encoded_once_for_all_its_sentences(inferencer, tiny_files):

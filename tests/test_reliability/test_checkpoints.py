@@ -168,3 +168,4 @@ def test_bad_checkpoint_file_for_test_is_one_line_naming_it(tmp_path, content, r
     message = str(err.value)
     assert re.fullmatch(rf"checkpoint '{re.escape(str(ckpt))}' {reason}.*", message), message
     assert '\n' not in message and 'weights_only' not in message
+
