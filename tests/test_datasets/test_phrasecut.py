@@ -118,7 +118,8 @@ def test_every_bad_task_in_one_error_then_skip(phrasecut, tmp_path):
         assert f"'{ann_file}': {line}" in message
     assert len(info.value.problems) == 4  # the duplicate is dropped before its polygons
     dataset = PhraseCutDataset(on_invalid='skip', group_by_image=False, **kwargs)
-    assert [d['sent_id'] for d in map(dataset.get_data_info, range(len(dataset)))] == ['9__8']
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert [d['sent_id'] for d in infos] == ['9__8']
 
 
 def test_out_of_image_polygon_and_empty_region(phrasecut, tmp_path):

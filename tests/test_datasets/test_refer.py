@@ -148,7 +148,8 @@ def test_duplicate_sent_id_names_both_refs(refer, tmp_path):
                                                r'more than once \(in ref 2 and in ref 6\)'):
         ReferDataset(**kwargs)
     dataset = ReferDataset(on_invalid='skip', group_by_image=False, **kwargs)
-    assert [(d['ref_id'], d['sent_id']) for d in map(dataset.get_data_info, range(len(dataset)))] == [(2, 3), (2, 4)]
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert [(d['ref_id'], d['sent_id']) for d in infos] == [(2, 3), (2, 4)]
 
 
 def _py2_pickle(obj) -> bytes:

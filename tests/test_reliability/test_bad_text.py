@@ -99,4 +99,5 @@ def test_bad_sentence_fails_at_dataset_build(tmp_path, text, problem):
             ReferDataset(data_root=refer['data_root'], split='train',
                          train_sample=train_sample)
     dataset = ReferDataset(data_root=refer['data_root'], split='train', on_invalid='skip')
-    assert [d['sent_id'] for d in map(dataset.get_data_info, range(len(dataset)))] == [1, 2, 8, 10]
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert [d['sent_id'] for d in infos] == [1, 2, 8, 10]
