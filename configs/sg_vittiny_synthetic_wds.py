@@ -26,4 +26,3 @@ val_dataloader = dict(dataset=dict(
     test_mode=True,
     pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader
-custom_hooks = [dict(type='StreamResumeHook')]

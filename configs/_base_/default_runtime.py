@@ -31,4 +31,7 @@ default_hooks = dict(
     resume_check=dict(type='ResumeCheckHook'),
     # The batch's sentence ids on the message hub, for NonFiniteGuardOptimWrapper.
     sample_ids=dict(type='SampleIdsHook'),
+    # A streamed training set (WebDataset shards) resumes right after the last sample
+    # trained on; a no-op for the other datasets.
+    stream_resume=dict(type='StreamResumeHook'),
 )

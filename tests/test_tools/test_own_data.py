@@ -19,7 +19,7 @@ from .conftest import ROOT, TINY_CONFIG, run_tool
 TRACE = """
 custom_imports = dict(imports=['tests.test_reliability.trace_hook', 'tests.test_tools.exit_hook'],
                       allow_failed_imports=False)
-custom_hooks = [dict(type='StreamResumeHook'), dict(type='TraceHook', out='{trace}'),
+custom_hooks = [dict(type='TraceHook', out='{trace}'),
                 dict(type='ExitAfterHook', iters={exit_after})]
 """
 SMALL = ['--num-train', '24', '--num-val', '4', '--num-test', '1', '--image-size', '48']

@@ -8,15 +8,24 @@ dataset_type = 'ImageTextDataset'
 data_root = 'data/my_data'
 img_scale = (384, 384)
 
+# Training never loads a mask: (image, sentence) pairs only.
+# As the authors' preprocessing: a training image is first resized so that its longer
+# side is 480 (aspect ratio kept), then squashed to 384 x 384; both steps anti-aliased
+# (Pillow's bilinear filter; the authors' first step used scikit-image's Gaussian
+# pre-filter, their second Pillow). No augmentation.
 train_pipeline = [
     dict(type='LoadRefImage'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=(480, 480), keep_ratio=True, backend='pillow'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
     dict(type='PackRefSegInputs'),
 ]
+# The mask is decoded at the original size (gt_ref_mask), which Resize leaves alone:
+# metrics are computed there.
 test_pipeline = [
     dict(type='LoadRefImage'),
     dict(type='LoadRefMask'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    # squashed straight to 384 x 384, anti-aliased (Pillow), as the authors evaluate
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
     dict(type='PackRefSegInputs'),
 ]
 

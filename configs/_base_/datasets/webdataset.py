@@ -1,7 +1,7 @@
 # Image-caption corpora as WebDataset shards (docs/dataset_prepare.md): .tar files of
 # <key>.jpg + <key>.txt and/or <key>.json, e.g. written by img2dataset. Training streams
 # them (every shard read once per epoch across all ranks and workers, a seeded shuffle
-# buffer, exact resume with StreamResumeHook); evaluation reads an image-text file with
+# buffer, exact resume by default_runtime's StreamResumeHook); evaluation reads an image-text file with
 # masks (configs/_base_/datasets/image_text.py).
 # The stream never ends: train with an IterBasedTrainLoop and log by iteration, e.g.
 #   train_cfg = dict(type='IterBasedTrainLoop', max_iters=..., val_interval=...)
@@ -12,15 +12,24 @@
 data_root = 'data/my_shards'
 img_scale = (384, 384)
 
+# Training never loads a mask: (image, sentence) pairs only.
+# As the authors' preprocessing: a training image is first resized so that its longer
+# side is 480 (aspect ratio kept), then squashed to 384 x 384; both steps anti-aliased
+# (Pillow's bilinear filter; the authors' first step used scikit-image's Gaussian
+# pre-filter, their second Pillow). No augmentation.
 train_pipeline = [
     dict(type='LoadRefImage'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='Resize', scale=(480, 480), keep_ratio=True, backend='pillow'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
     dict(type='PackRefSegInputs'),
 ]
+# The mask is decoded at the original size (gt_ref_mask), which Resize leaves alone:
+# metrics are computed there.
 test_pipeline = [
     dict(type='LoadRefImage'),
     dict(type='LoadRefMask'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    # squashed straight to 384 x 384, anti-aliased (Pillow), as the authors evaluate
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
     dict(type='PackRefSegInputs'),
 ]
 
@@ -54,5 +63,3 @@ test_dataloader = val_dataloader
 
 val_evaluator = dict(type='RefSegMetric')
 test_evaluator = val_evaluator
-# A resumed run continues every stream right after the last sample trained on.
-custom_hooks = [dict(type='StreamResumeHook')]
