@@ -122,14 +122,20 @@ def test_image_folder_wrong_fails_at_load_naming_file_and_sentence(refer):
         dataset[0]
 
 
-# The child builds the dataset under a 3 GiB address-space cap, so that a regression
-# (pycocotools reaching the bad polygon) ends in a MemoryError or a crash of the child
-# rather than the machine's memory.
+# The child builds the dataset with its address space capped at 2 GiB above what its
+# imports mapped (torch alone maps over 3 GiB), so that a regression (pycocotools
+# reaching the bad polygon) ends in a MemoryError or a crash of the child rather than
+# the machine's memory.
 _CAPPED_BUILD = textwrap.dedent("""
     import resource, sys
     from sgseg.datasets import ReferDataset
     from sgseg.datasets.validation import InvalidDataError
-    cap = 3 * 1024 ** 3
+
+    def status_kib(key):
+        line = next(line for line in open('/proc/self/status') if line.startswith(key))
+        return int(line.split()[1])
+
+    cap = status_kib('VmSize') * 1024 + 2 * 1024 ** 3
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     data_root, *instances_files = sys.argv[1:]
     for instances in instances_files:
@@ -141,8 +147,7 @@ _CAPPED_BUILD = textwrap.dedent("""
         else:
             sys.exit(f'{instances}: no error')
     # VmHWM: this process's peak RSS (ru_maxrss would include the parent's, from the fork).
-    peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))
-    print('peak_rss_kb', int(peak.split()[1]))
+    print('peak_rss_kb', status_kib('VmHWM'))
 """)
 BAD_VALUES = (float('nan'), float('inf'), -float('inf'), 1e8)
 
