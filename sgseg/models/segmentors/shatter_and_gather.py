@@ -103,7 +103,9 @@ class ShatterAndGather(BaseSegmentor):
         itc_loss: ``PooledContrastiveLoss`` config (without a fusion head).
         entity_discovery: ``EntityDiscovery`` config, or None to fuse the text with
             the patch tokens directly (Table 2a, "w/o entity discovery module").
-        recon_loss: ``ReconstructionLoss`` config, or None to train without it.
+        recon_loss: ``ReconstructionLoss`` config, or None to train without it
+            (its ``sample_ratio`` < 1 takes the loss at positions drawn at each step
+            from torch's default generator, which the Runner seeds).
         embed_dims: D, the width both modalities are projected to.
         text_pooling: how x^T is read from the text encoder's tokens: ``'cls'`` (the
             [CLS] token, as the paper does with a fine-tuned BERT) or ``'mean'`` (the
