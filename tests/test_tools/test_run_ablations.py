@@ -1,5 +1,6 @@
 """run_ablations.py end to end (2 ablations x 1 seed x 10 iterations) and threshold_sweep.py."""
 import json
+import re
 
 import pytest
 from mmengine.config import Config
@@ -50,9 +51,14 @@ def test_paper_ablations_are_the_config_diffs():
 def test_run_ablations_and_threshold_sweep(tmp_path, tiny_synthetic):
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_synthetic)
     work = tmp_path / 'ablations'
-    run_tool('tools/analysis_tools/run_ablations.py', 'baseline', 'no-interaction',
-             '--config', str(config), '--seeds', '3', '--max-iters', '10',
-             '--work-dir', str(work), '--jobs', '2', '--schemes', timeout=600)
+    proc = run_tool('tools/analysis_tools/run_ablations.py', 'baseline', 'no-interaction',
+                    '--config', str(config), '--seeds', '3', '--max-iters', '10',
+                    '--work-dir', str(work), '--jobs', '2', '--schemes', timeout=600)
+    # progress: a line when each run starts and when it ends
+    log = proc.stdout + proc.stderr
+    for k, name in ((1, 'baseline'), (2, 'no-interaction')):
+        assert f'ablations [{k}/2] {name} seed 3: training and testing' in log
+        assert re.search(rf'ablations \[{k}/2\] {name} seed 3: done in \d+ s, mIoU', log)
     table = (work / 'ablations.md').read_text()
     rows = [r for r in table.splitlines() if r.startswith('| baseline |') or
             r.startswith('| no-interaction |')]
@@ -85,9 +91,11 @@ def test_run_ablations_and_threshold_sweep(tmp_path, tiny_synthetic):
     # tau sweep from one pass: its tau = 0.5 row is the run's own test result
     seed_dir = work / 'baseline' / 'seed3'
     out = tmp_path / 'tau.md'
-    run_tool('tools/analysis_tools/threshold_sweep.py', str(seed_dir / 'config.py'),
-             str(seed_dir / 'iter_10.pth'), '--thresholds', '0.3', '0.5', '0.7',
-             '--work-dir', str(tmp_path / 'sweep'), '--out', str(out))
+    proc = run_tool('tools/analysis_tools/threshold_sweep.py', str(seed_dir / 'config.py'),
+                    str(seed_dir / 'iter_10.pth'), '--thresholds', '0.3', '0.5', '0.7',
+                    '--work-dir', str(tmp_path / 'sweep'), '--out', str(out))
+    assert re.search(r'evaluating thresholds: (\d+)/\1 batches \(100%\)',
+                     proc.stdout + proc.stderr)
     lines = out.read_text().splitlines()
     assert [line.split('|')[1].strip() for line in lines[2:]] == ['0.30', '0.50', '0.70']
     miou = float(lines[3].split('|')[2])

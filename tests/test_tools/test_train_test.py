@@ -1,5 +1,6 @@
 """The user's path end to end: tools/train.py, --resume, tools/test.py, the demo tools."""
 import json
+import re
 
 from sgseg.visualization import read_scalars
 from .conftest import run_tool, write_tiny_config
@@ -36,8 +37,11 @@ def test_train_checkpoint_resume_and_test(tmp_path, tiny_synthetic):
     run_tool('tools/analysis_tools/plot_curves.py', str(work), '--out', str(tmp_path / 'c.png'))
     assert (tmp_path / 'c.png').stat().st_size > 1000
     table = tmp_path / 'schemes.md'
-    run_tool('tools/analysis_tools/eval_schemes.py', str(config), str(work / 'iter_30.pth'),
-             '--work-dir', str(work), '--out', str(table), '--size-bins', '0.02', '0.05')
+    proc = run_tool('tools/analysis_tools/eval_schemes.py', str(config),
+                    str(work / 'iter_30.pth'), '--work-dir', str(work), '--out', str(table),
+                    '--size-bins', '0.02', '0.05')
+    # its progress is logged, in a pipe too
+    assert re.search(r'evaluating schemes: (\d+)/\1 batches \(100%\)', proc.stdout + proc.stderr)
     text = table.read_text()
     for name in ('fuse', 'max', 'avg', 'min', 'whole_image', 'centre_ellipse'):
         assert f'| {name} |' in text
