@@ -76,8 +76,10 @@ class InvalidDataError(ValueError):
     def __init__(self, dataset: str, problems: Sequence[DataProblem]) -> None:
         self.problems = list(problems)
         super().__init__(
-            f'{dataset}: {len(self.problems)} invalid entries; fix the files, or build '
-            "the dataset with on_invalid='skip' to drop those samples:\n"
+            f'{dataset}: {len(self.problems)} invalid '
+            f"entr{'y' if len(self.problems) == 1 else 'ies'}; fix the files, or set "
+            "the dataset's on_invalid='skip' to drop those samples (e.g. --cfg-options "
+            'train_dataloader.dataset.on_invalid=skip):\n'
             + _summary(self.problems))
 
 
