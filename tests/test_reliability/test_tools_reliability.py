@@ -228,3 +228,15 @@ def test_progress_log_lines(caplog):
         'evaluating: 3/7 batches (43%)', 'evaluating: 6/7 batches (86%)',
         'evaluating: 7/7 batches (100%)']
     assert 'ETA' in lines[0] and 'ETA' not in lines[-1]
+
+
+def test_results_by_family_says_when_it_pools_seeds(tmp_path, monkeypatch, capsys):
+    rows = [dict(seed=seed, sent_id=1, iou=iou, pointm_hit=True, text='the red square')
+            for seed, iou in ((0, 0.5), (1, 0.7))]
+    results = tmp_path / 'r.jsonl'
+    results.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+    tool = load_tool('tools/analysis_tools/results_by_family.py')
+    monkeypatch.setattr(sys, 'argv', ['results_by_family.py', str(results)])
+    tool.main()
+    out = capsys.readouterr().out
+    assert 'seeds 0, 1 pooled; n counts lines' in out and '60.00' in out
