@@ -5,6 +5,7 @@ import timm
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.models import checkpoint_seq
 
 from sgseg.registry import MODELS
 from sgseg.utils import resolve_model_path
@@ -34,6 +35,11 @@ class TimmViT(nn.Module):
             code does (built at 480, fed 384). None builds at ``img_size``.
         norm_eps: epsilon of every LayerNorm of the ViT (the authors' ViT uses
             PyTorch's 1e-5); None keeps timm's (1e-6).
+        grad_checkpointing: activation checkpointing of the transformer blocks
+            (timm's ``set_grad_checkpointing``): each block's activations are
+            recomputed in the backward pass instead of kept, trading compute for
+            memory; the random state (stochastic depth) is replayed, so gradients are
+            those without it.
         **model_kwargs: passed to ``timm.create_model`` (e.g. ``embed_dim``,
             ``depth``, ``num_heads``, ``patch_size`` for a small ViT from scratch).
     """
@@ -46,6 +52,7 @@ class TimmViT(nn.Module):
                  frozen: bool = False,
                  build_img_size: Optional[Union[int, Tuple[int, int]]] = None,
                  norm_eps: Optional[float] = None,
+                 grad_checkpointing: bool = False,
                  **model_kwargs):
         super().__init__()
         self.resize_pos_embed = build_img_size is not None
@@ -76,6 +83,8 @@ class TimmViT(nn.Module):
         self.patch_size = self.vit.patch_embed.patch_size
         if frozen:
             self.vit.requires_grad_(False)
+        self.grad_checkpointing = grad_checkpointing
+        self.vit.set_grad_checkpointing(grad_checkpointing)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         """
@@ -110,4 +119,8 @@ class TimmViT(nn.Module):
         x = torch.cat([*tokens, patches], dim=1)
         x = x + torch.cat([pos[:, :prefix], pos_grid], dim=1)
         x = vit.norm_pre(vit.patch_drop(vit.pos_drop(x)))
-        return vit.norm(vit.blocks(x))
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            x = checkpoint_seq(vit.blocks, x, use_reentrant=False)
+        else:
+            x = vit.blocks(x)
+        return vit.norm(x)

@@ -3,6 +3,7 @@ from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 
 from sgseg.registry import MODELS, SLOT_INITIALIZERS
 from ..utils import (FeedForward, SelfAttentionLayer, check_dropout_layout,
@@ -47,6 +48,10 @@ class EntityDiscovery(nn.Module):
             interaction's attention weights) or ``'authors'`` (only after each MLP's
             activation and on the attention outputs), see
             :data:`sgseg.models.utils.DROPOUT_LAYOUTS`.
+        grad_checkpointing: activation checkpointing of each iteration (aggregation +
+            interaction): its activations are recomputed in the backward pass instead
+            of kept (``torch.utils.checkpoint``, non-reentrant, the random state of
+            dropout replayed), so gradients are those without it.
     """
 
     def __init__(self,
@@ -64,7 +69,8 @@ class EntityDiscovery(nn.Module):
                  position_encoding: bool = True,
                  eps: float = 1e-8,
                  qkv_bias: bool = True,
-                 dropout_layout: str = 'sgseg'):
+                 dropout_layout: str = 'sgseg',
+                 grad_checkpointing: bool = False):
         super().__init__()
         check_dropout_layout(dropout_layout, type(self).__name__)
         if aggregation not in ('slot', 'transformer'):
@@ -85,6 +91,7 @@ class EntityDiscovery(nn.Module):
         self.aggregation = aggregation
         self.position_encoding = position_encoding
         self.eps = eps
+        self.grad_checkpointing = grad_checkpointing
 
         self.norm_feats = nn.LayerNorm(embed_dims)
         self.norm_slots = nn.LayerNorm(embed_dims)
@@ -131,6 +138,12 @@ class EntityDiscovery(nn.Module):
         slots = slots + self.drop(self.to_out(updates))  # Eq. 4
         return slots + self.mlp(slots), attn
 
+    def iteration(self, slots: torch.Tensor, k: torch.Tensor,
+                  v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One iteration, ``Inter(Agg(x^V; S))``: slots (B, K, D), attention (B, H, N, K)."""
+        slots, attn = self.aggregate(slots, k, v)
+        return self.interact(slots), attn
+
     def interact(self, slots: torch.Tensor) -> torch.Tensor:
         """Interaction block (Eq. 5): self-attention within each Gaussian's group."""
         if self.interaction is None:
@@ -164,7 +177,10 @@ class EntityDiscovery(nn.Module):
         v = self.split_heads(self.to_v(feats))
         slots = self.slot_initializer(B, generators)
         for _ in range(self.num_iters):
-            slots, attn = self.aggregate(slots, k, v)
-            slots = self.interact(slots)
+            if self.grad_checkpointing and torch.is_grad_enabled():
+                slots, attn = checkpoint(self.iteration, slots, k, v, use_reentrant=False,
+                                         preserve_rng_state=True)
+            else:
+                slots, attn = self.iteration(slots, k, v)
         entities = self.out_norm(self.out_proj(slots))
         return entities, attn.mean(dim=1)
