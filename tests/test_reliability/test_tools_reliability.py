@@ -79,7 +79,7 @@ def test_seeds_below_one_is_an_argument_error(capsys):
 
 def test_out_folder_fails_before_evaluation(tmp_path):
     checkpoint = tmp_path / 'c.pth'
-    checkpoint.write_bytes(b'')
+    torch.save(dict(state_dict={}), checkpoint)
     cfg = Config(dict(model=dict(), test_evaluator=dict(type='RefSegMetric')))
     with pytest.raises(IsADirectoryError, match=f"--out: '{tmp_path}' names a folder"):
         configure_test(cfg, str(checkpoint), out=str(tmp_path))
