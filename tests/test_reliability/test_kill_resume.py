@@ -70,7 +70,7 @@ def read_trace(path):
     return seen
 
 
-def kill_when_paused(proc, signal_file, log, timeout=120):
+def kill_when_paused(proc, signal_file, log, timeout=300):
     start = time.time()
     while not signal_file.exists():
         assert proc.poll() is None, 'training ended before its pause point:\n' + \
