@@ -58,3 +58,30 @@ def test_benchmark_measures_every_ratio_side_by_side():
     assert result['c3_abs_diff'] < 1e-5
     report = format_report(result)
     assert 'train_no_recon_ratio' in report and 'target <= 1.50' in report
+    # reconstruction exact and sampled, checkpointing on: each against the same ViT step
+    for key in ('train_exact_recon_ratio', 'train_sampled_recon_ratio', 'train_ckpt_ratio'):
+        seconds = result[key.replace('_ratio', '_s').replace('ckpt_s', 'ckpt_step_s')]
+        assert abs(result[key] - seconds / result['backbone_fwd_bwd_s']) < 1e-9, key
+        assert key in report
+    assert result['recon_sample_ratio'] == 0.25
+    for key in ('backbone_step', 'train_step', 'train_ckpt_step'):
+        peak, rise = result[f'{key}_peak_MB'], result[f'{key}_rise_MB']
+        assert peak > 0 and 0 <= rise <= peak, key
+    assert result['train_step_peak_MB'] < result['peak_rss_MB'] + 1
+    # the step's variants were set back: the model is the config's again
+    assert result['train_batch_size'] == 4
+
+
+def test_benchmark_variants_are_restored():
+    """The timed variants (sampled reconstruction, checkpointing) leave the model as built."""
+    from sgseg.apis.benchmark import build_benchmark_model, training_variant
+    model = build_benchmark_model(tiny_cfg())
+    with training_variant(model, recon_sample_ratio=0.25, mix_before_output=True,
+                          checkpointing=True):
+        assert model.recon_loss.sample_ratio == 0.25
+        assert model.recon_loss.decoder.mix_before_output
+        assert model.backbone.vit.grad_checkpointing
+        assert model.entity_discovery.grad_checkpointing
+    assert model.recon_loss.sample_ratio == 1. and not model.recon_loss.decoder.mix_before_output
+    assert not model.backbone.vit.grad_checkpointing
+    assert not model.backbone.grad_checkpointing and not model.entity_discovery.grad_checkpointing

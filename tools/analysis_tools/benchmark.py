@@ -1,6 +1,7 @@
 """Speed and memory of SaG beside its own ViT, measured in one run.
 
 python tools/analysis_tools/benchmark.py CONFIG [--batch-size 32] [--repeats 3] [--device cpu|cuda]
+    [--recon-sample-ratio 0.25]
 python tools/analysis_tools/benchmark.py CONFIG --eval-split val [--checkpoint CKPT] \
     [--max-images N]   (only the end-to-end evaluation of the split: per sentence
     against per image)
@@ -36,6 +37,9 @@ def main():
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                         help='cpu, cuda or cuda:N (default: cuda when torch sees a GPU)')
+    parser.add_argument('--recon-sample-ratio', type=float, default=0.25,
+                        help='the share of positions of the sampled reconstruction loss '
+                             'timed beside the exact one (default 0.25)')
     parser.add_argument('--amp', action='store_true', help='autocast (default on CUDA only)')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--out', default='benchmark.json')
@@ -50,7 +54,8 @@ def main():
                                     args.device, args.max_images)
     else:
         result = run_benchmark(cfg, args.batch_size, args.eval_batch_size, args.repeats,
-                               args.device, amp=True if args.amp else None)
+                               args.device, amp=True if args.amp else None,
+                               recon_sample_ratio=args.recon_sample_ratio)
     result.update(config=args.config, device=args.device, machine=platform.processor() or
                   platform.machine(), torch=torch.__version__,
                   gpu=torch.cuda.get_device_name(args.device)

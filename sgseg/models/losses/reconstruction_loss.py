@@ -154,8 +154,10 @@ class ReconstructionLoss(nn.Module):
     def samples_per_image(self, num_positions: int) -> int:
         """M, the positions decoded per sample out of ``num_positions``."""
         if self.num_samples is not None:
-            return min(self.num_samples, num_positions)
-        return min(num_positions, max(1, round(self.sample_ratio * num_positions)))
+            return min(self.num_samples, int(num_positions))
+        if self.sample_ratio == 1.:
+            return num_positions
+        return min(int(num_positions), max(1, round(self.sample_ratio * int(num_positions))))
 
     def draw_positions(self, batch_size: int, num_positions: int, device,
                        generator: Optional[torch.Generator] = None) -> Optional[torch.Tensor]:
