@@ -1,6 +1,7 @@
 """Base of the referring datasets: one sample per sentence, or per image for evaluation."""
 from typing import List, Optional, Sequence
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 
 # Fields shared by every sentence of an image; the others belong to each sentence.
@@ -82,3 +83,25 @@ class RefSegDataset(BaseDataset):
         ``group_by_image``."""
         sentences = self.load_sentence_list()
         return group_by_image(sentences, self.ann_file) if self.group_by_image else sentences
+
+    def get_data_info(self, idx: int) -> dict:
+        """Return sample ``idx``; an item holding ``sentences`` (a list of
+        ``(sent_id, text)``, e.g. ``train_sample='ref'``) gets one drawn.
+
+        The draw uses numpy's global generator, which the runner seeds and
+        mmengine's ``worker_init_fn`` reseeds per dataloader worker (a generator
+        owned by the dataset would be copied into every worker and repeat the
+        same draws).
+
+        Args:
+            idx: the sample index.
+
+        Returns:
+            The sample dict, with ``text`` and ``sent_id`` unless it is an image
+            with all its sentences (``expressions``).
+        """
+        info = super().get_data_info(idx)
+        if 'sentences' in info:
+            sentences = info.pop('sentences')
+            info['sent_id'], info['text'] = sentences[np.random.randint(len(sentences))]
+        return info

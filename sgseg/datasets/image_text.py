@@ -26,7 +26,6 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple, Union
 
-import numpy as np
 
 from sgseg.registry import DATASETS
 from .base import RefSegDataset
@@ -320,21 +319,3 @@ class ImageTextDataset(RefSegDataset):
             else:
                 data_list.extend(dict(base, sent_id=i, text=t) for i, t in sentences)
         return data_list
-
-    def get_data_info(self, idx: int) -> dict:
-        """Return sample ``idx``; for ``train_sample='image'``, with a sentence drawn.
-
-        The draw uses numpy's global generator, as :class:`ReferDataset` does (the
-        runner seeds it and mmengine's ``worker_init_fn`` reseeds it per worker).
-
-        Args:
-            idx: the sample index.
-
-        Returns:
-            The sample dict, always with ``text`` and ``sent_id``.
-        """
-        info = super().get_data_info(idx)
-        if 'sentences' in info:
-            sentences = info.pop('sentences')
-            info['sent_id'], info['text'] = sentences[np.random.randint(len(sentences))]
-        return info

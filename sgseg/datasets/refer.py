@@ -6,7 +6,6 @@ import pickle
 from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-import numpy as np
 from mmengine.logging import print_log
 from pycocotools.coco import COCO
 
@@ -504,23 +503,3 @@ class ReferDataset(RefSegDataset):
         if with_mask:
             item['segmentation'] = coco.anns[ann_id]['segmentation']
         return item
-
-    def get_data_info(self, idx: int) -> dict:
-        """Return sample ``idx``; for ``train_sample='ref'``, with a sentence drawn.
-
-        The draw uses numpy's global generator, which the runner seeds and
-        mmengine's ``worker_init_fn`` reseeds per dataloader worker (a generator
-        owned by the dataset would be copied into every worker and repeat the
-        same draws).
-
-        Args:
-            idx: the sample index.
-
-        Returns:
-            The sample dict, always with ``text`` and ``sent_id``.
-        """
-        info = super().get_data_info(idx)
-        if 'sentences' in info:
-            sentences = info.pop('sentences')
-            info['sent_id'], info['text'] = sentences[np.random.randint(len(sentences))]
-        return info
