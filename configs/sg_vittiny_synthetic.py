@@ -6,14 +6,15 @@
 # (a 12x12 grid at 96 px learned more slowly per step on this data). The
 # reconstruction loss is off here (it costs about 30% of the steps on the CPU); the
 # paper recipes keep it. Four settings differ from the paper's text, each measured on
-# this data (README): 12 Gaussians x 3 slots (the authors' released RefCOCO setting and
-# a row of Table 4a, where the text says 18x2); one attention head in the aggregation
-# block and one in the fusion layer, as the paper's Eqs. 3 and 7 write them, where the
-# authors' code uses 4 (A^slot and A^fuse are then single maps, not means over heads:
-# with 4 heads the fused mask carried the other entities' weights and scored below the
-# single best entity, `max`); and a C^3 temperature of 0.2 (the authors' code uses 1;
-# 0.2 learns faster in a short schedule). Elsewhere it keeps the paper's choices:
-# [CLS] text feature, x^T residual in the fusion.
+# this data (docs/notes/embedded_default.md): 12 Gaussians x 3 slots (the authors'
+# released RefCOCO setting and a row of Table 4a, where the text says 18x2); one
+# attention head in the aggregation block and one in the fusion layer, as the paper's
+# Eqs. 3 and 7 write them, where the authors' code uses 4 (A^slot and A^fuse are then
+# single maps, not means over heads: with 4 heads the fused mask carried the other
+# entities' weights and scored below the single best entity, `max`); and a C^3
+# temperature of 0.2 (the authors' code uses 1; 0.2 learns faster in a short schedule).
+# Elsewhere it keeps the paper's choices: [CLS] text feature, x^T residual in the
+# fusion.
 # It keeps its own measured behaviour where the paper recipes follow the authors' code
 # (docs/model_zoo.md): it sets back explicitly the ViT built at its input size with
 # timm's LayerNorm eps, sgseg's slot initialisation (init_style='sgseg'), q/k/v with bias,

@@ -96,7 +96,8 @@ _CLAUSE_PATTERN = re.compile(r'\b(?:that|which) is\b')
 # attends to, so its mask covers both: with relations at 0.55 the embedded default
 # reached PointM 37 on them against 60-68 on the other families. At 0.2 most sentences
 # name the target alone; the rate of sentences that also fit another image of a batch
-# rises (7.6% to 13.8% at batch 32), which the contrastive loss tolerates (README).
+# rises (7.6% to 13.8% at batch 32), which the contrastive loss tolerates
+# (docs/notes/embedded_default.md).
 _FAMILY_WEIGHTS = {'relation': 0.2, 'position': 0.3, 'attributes': 0.45, 'short': 0.05}
 
 

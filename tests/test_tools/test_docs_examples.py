@@ -41,7 +41,8 @@ def test_inference_guide_sentences_describe_its_example_image():
 
 def test_checkpoints_named_in_the_docs_are_written_by_their_schedule():
     named = []
-    for doc in [*ROOT.glob('docs/**/*.md'), *ROOT.glob('projects/*/README.md')]:
+    for doc in [ROOT / 'README.md', *ROOT.glob('docs/**/*.md'),
+                *ROOT.glob('projects/*/README.md')]:
         for stem, kind, step in re.findall(r'work_dirs/([\w.-]+)/(iter|epoch)_(\d+)\.pth',
                                            doc.read_text()):
             configs = [*ROOT.glob(f'configs/**/{stem}.py'),
