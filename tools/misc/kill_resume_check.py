@@ -15,14 +15,15 @@ import argparse
 import json
 import math
 import os
+import os.path as osp
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -62,8 +63,8 @@ default_hooks = dict(checkpoint=dict(interval={args.ckpt_interval}, max_keep_ckp
 
 
 def start(args, config, work, max_iters, resume=False):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SGSEG_THREADS='1')
-    cmd = [sys.executable, str(ROOT / 'tools/train.py'), str(config), '--work-dir', str(work),
+    env = dict(os.environ, PYTHONPATH=ROOT, SGSEG_THREADS='1')
+    cmd = [sys.executable, str(Path(ROOT) / 'tools/train.py'), str(config), '--work-dir', str(work),
            '--threads', '1', '--cfg-options', f'train_cfg.max_iters={max_iters}',
            f'train_cfg.val_interval={max_iters + 1}', f'randomness.seed={args.seed}']
     log = work.parent / f'{work.name}-{time.monotonic_ns()}.log'
