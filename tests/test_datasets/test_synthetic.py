@@ -131,6 +131,12 @@ def test_masks_match_rendered_shapes(dataset):
             iou = (mask & visible).sum() / (mask | visible).sum()
             assert iou > 0.8
             assert ann['area'] == pytest.approx(mask.sum())
+            # The shape's extent is that of its visible mask.
+            ys, xs = np.nonzero(visible)
+            assert shape.area == pytest.approx(visible.mean(), abs=1e-5)
+            assert shape.bbox == pytest.approx((xs.min() / SIZE, ys.min() / SIZE,
+                                                (xs.max() + 1) / SIZE, (ys.max() + 1) / SIZE),
+                                               abs=1e-4)
             if shape.texture == 'solid':
                 # The saved image shows the shape's colour inside its mask (BGR on disk).
                 core = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)

@@ -1,0 +1,44 @@
+"""A synthetic referring-segmentation dataset written in the RefCOCO release format.
+
+Each image shows 3-5 coloured shapes over a muted background; each referring sentence
+names exactly one of them by colour, shape, size, texture, absolute position or its
+relation to another shape. The output folder has the same files as a RefCOCO release
+(``instances.json`` in COCO format, ``refs(unc).p``, an image folder), so it is read by
+the same dataset code as the real benchmarks.
+
+Sentences come from a small closed grammar. :func:`parse_sentence` maps a sentence back to
+its :class:`Expression` and :func:`matching_shapes` evaluates it on a scene, which lets the
+generator prove that every sentence identifies exactly one shape, and lets it measure how
+often a sentence also fits another image of a training batch (a false negative for a
+contrastive loss that treats every other image of the batch as a negative).
+
+Modules: :mod:`.attributes` (kinds, colours, sizes, textures, :class:`ShapeInfo`,
+:class:`Scene`), :mod:`.render` (drawing scenes and masks), :mod:`.expressions`
+(:class:`Phrase`, :class:`Expression` and their meaning on a scene), :mod:`.grammar`
+(sentence writing and the choice of expressions), :mod:`.parser`, :mod:`.analysis`
+(sentence families and measurements) and :mod:`.generate` (the dataset files and the
+command line).
+
+Only numpy, OpenCV, pycocotools and the standard library are used, so the dataset can be
+generated without the deep-learning stack::
+
+    python -m sgseg.datasets.synthetic --out data/synthetic_refer --seed 0
+"""
+from .analysis import batch_false_negative_rate, results_by_family, sentence_family
+from .attributes import (COLOURS, GENERATOR_VERSION, KINDS, RELATIONS, SIZES, SPLITS, TEXTURES,
+                         Scene, ShapeInfo)
+from .expressions import (Expression, Phrase, identifies, matching_shapes, phrase_matches,
+                          relation_holds)
+from .generate import is_current, main, make_synthetic_refer, parse_family_weights
+from .grammar import describe, refer
+from .parser import parse_sentence
+from .render import image_rng, mask_to_polygons, render_scene
+
+__all__ = [
+    'COLOURS', 'GENERATOR_VERSION', 'KINDS', 'RELATIONS', 'SIZES', 'SPLITS', 'TEXTURES',
+    'Expression', 'Phrase', 'Scene', 'ShapeInfo', 'batch_false_negative_rate', 'describe',
+    'identifies', 'image_rng', 'is_current', 'main', 'make_synthetic_refer',
+    'mask_to_polygons', 'matching_shapes', 'parse_family_weights', 'parse_sentence',
+    'phrase_matches', 'refer', 'relation_holds', 'render_scene', 'results_by_family',
+    'sentence_family'
+]
