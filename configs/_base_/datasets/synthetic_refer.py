@@ -7,9 +7,14 @@ data_root = 'data/synthetic_refer'
 img_prefix = dict(img_path='images')
 img_scale = (128, 128)
 
+# RandomFlipRefer (docs/notes/augmentation.md) mirrors the image and swaps left/right in
+# the sentence; off here (prob=0.: nothing drawn, the sample unchanged). On with
+#   --cfg-options train_dataloader.dataset.pipeline.2.prob=0.5
+# or configs/sg_vittiny_synthetic_flip.py.
 train_pipeline = [
     dict(type='LoadRefImage'),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='RandomFlipRefer', prob=0.),
     dict(type='PackRefSegInputs'),
 ]
 test_pipeline = [

@@ -37,7 +37,8 @@ class PackRefSegInputs(BaseTransform):
                  meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'img_shape',
                                              'pad_shape', 'scale_factor', 'text',
                                              'sent_id', 'ref_id', 'ann_id', 'image_id',
-                                             'category_id')) -> None:
+                                             'category_id', 'flip', 'flip_direction')
+                 ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def pack_sample(self, results: dict) -> SegDataSample:
