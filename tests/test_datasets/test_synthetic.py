@@ -9,14 +9,16 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from sgseg.datasets import synthetic
-from sgseg.datasets.synthetic import (COLOURS, KINDS, Expression, Phrase, ShapeInfo,
-                                      batch_false_negative_rate, describe, image_rng,
-                                      mask_to_polygons, matching_shapes, parse_sentence,
-                                      render_scene)
+from sgseg.datasets.synthetic import (COLOURS, FAMILIES, HELDOUT_PATTERNS, KINDS, Expression,
+                                      Phrase, ShapeInfo, batch_false_negative_rate,
+                                      expression_family, expression_from_dict, identifies,
+                                      image_rng, mask_to_polygons, matching_shapes,
+                                      render_scene, write_sentence)
 
 SEED = 3
 SIZE = 96
-COUNTS = dict(num_train_images=6, num_val_images=2, num_test_images=2)  # 12 images
+COUNTS = dict(num_train_images=6, num_val_images=2, num_test_images=2)  # 14 images with
+# as many held-out phrasing images as val
 
 
 def generate(out_dir, seed=SEED):
@@ -32,10 +34,13 @@ def dataset(tmp_path_factory):
         instances = json.load(f)
     with open(root / 'refs(unc).p', 'rb') as f:
         refs = pickle.load(f)
+    sentences = {r['sent_id']: r
+                 for r in json.loads((root / 'sentences.json').read_text())['sentences']}
     # The generator's own scenes (shapes and visible masks), re-rendered from the seed.
     scenes = {img['id']: render_scene(image_rng(SEED, img['id'] - 1), SIZE)
               for img in instances['images']}
-    return dict(root=root, stats=stats, instances=instances, refs=refs, scenes=scenes)
+    return dict(root=root, stats=stats, instances=instances, refs=refs, scenes=scenes,
+                sentences=sentences)
 
 
 def shape_index(instances, ann_id):
@@ -55,7 +60,7 @@ def test_files_in_refer_format(dataset):
     root, instances, refs = dataset['root'], dataset['instances'], dataset['refs']
     assert {'images', 'annotations', 'categories'} <= set(instances)
     assert [c['name'] for c in instances['categories']] == list(KINDS)
-    assert len(instances['images']) == 12
+    assert len(instances['images']) == 14
     images = {img['id']: img for img in instances['images']}
     anns = {a['id']: a for a in instances['annotations']}
     for img in instances['images']:
@@ -80,7 +85,7 @@ def test_files_in_refer_format(dataset):
         assert ref['sent_ids'] == [s['sent_id'] for s in ref['sentences']]
         for sent in ref['sentences']:
             assert sent['tokens'] == sent['sent'].split()
-            assert re.fullmatch(r'[a-z ]+', sent['sent'])
+            assert re.fullmatch(r'[a-z -]+', sent['sent'])
             assert sent['raw'].lower().rstrip('.') == sent['sent']
     sent_ids = [i for r in refs for i in r['sent_ids']]
     assert len(set(sent_ids)) == len(sent_ids)
@@ -96,7 +101,7 @@ def test_splits_disjoint_by_image(dataset):
     split_images = {}
     for ref in dataset['refs']:
         split_images.setdefault(ref['split'], set()).add(ref['image_id'])
-    assert set(split_images) == {'train', 'val', 'testA', 'testB'}
+    assert set(split_images) == {'train', 'val', 'testA', 'testB', 'heldout_phrasing'}
     splits = list(split_images.values())
     for i, a in enumerate(splits):
         for b in splits[i + 1:]:
@@ -104,17 +109,23 @@ def test_splits_disjoint_by_image(dataset):
     counts = dataset['stats']['splits']
     assert counts['train']['images'] == len(split_images['train']) == 6
     assert counts['testB']['images'] == len(split_images['testB']) == 2
+    assert counts['heldout_phrasing']['images'] == len(split_images['heldout_phrasing']) == 2
 
 
 def test_every_sentence_identifies_its_target(dataset):
-    instances, scenes = dataset['instances'], dataset['scenes']
+    instances, scenes, records = dataset['instances'], dataset['scenes'], dataset['sentences']
+    assert set(records) == {s['sent_id'] for r in dataset['refs'] for s in r['sentences']}
     for ref in dataset['refs']:
         shapes = scenes[ref['image_id']].shapes
         target = shape_index(instances, ref['ann_id'])
         assert KINDS[ref['category_id'] - 1] == shapes[target].kind
         for sent in ref['sentences']:
-            expr = parse_sentence(sent['raw'])
+            record = records[sent['sent_id']]
+            assert record['sent'] == sent['sent'] and record['split'] == ref['split']
+            expr = expression_from_dict(record['expression'])
             assert matching_shapes(expr, shapes) == [target], sent['sent']
+            assert identifies(expr, shapes, target), sent['sent']
+            assert record['family'] == expression_family(expr)
 
 
 def test_masks_match_rendered_shapes(dataset):
@@ -148,7 +159,7 @@ def test_masks_match_rendered_shapes(dataset):
 def test_deterministic(tmp_path, dataset):
     generate(tmp_path / 'again')
     generate(tmp_path / 'other', seed=SEED + 1)
-    for name in ('instances.json', 'refs(unc).p'):
+    for name in ('instances.json', 'refs(unc).p', 'sentences.json'):
         same = (tmp_path / 'again' / name).read_bytes()
         assert same == (dataset['root'] / name).read_bytes()
         assert same != (tmp_path / 'other' / name).read_bytes()
@@ -156,19 +167,113 @@ def test_deterministic(tmp_path, dataset):
     assert (tmp_path / 'again' / image).read_bytes() == (dataset['root'] / image).read_bytes()
 
 
-def test_expressions_are_unique_and_parse_back():
+def test_every_expression_of_many_scenes_is_unique_and_every_family_occurs():
     rng = np.random.default_rng(0)
-    seen = set()
-    for index in range(40):
+    families, relations, orders = set(), set(), set()
+    for index in range(300):
         shapes = render_scene(image_rng(0, index), 64).shapes
         for target in range(len(shapes)):
             for expr in synthetic.refer(rng, shapes, target, 2):
-                assert matching_shapes(expr, shapes) == [target]
-                assert synthetic.identifies(expr, shapes, target)
-                for _ in range(3):  # several wordings of the same expression
-                    assert parse_sentence(describe(rng, expr)) == expr
-                seen.add(expr.relation)
-    assert seen == {None, 'left', 'right', 'above', 'below'}
+                assert matching_shapes(expr, shapes, slack=-1.0) == [target]
+                assert matching_shapes(expr, shapes, slack=1.0) == [target], expr
+                families.add(expression_family(expr))
+                relations.add(expr.relation)
+                orders.add((expr.order, expr.rank, expr.of_two))
+    assert families == set(FAMILIES)
+    assert relations == {None, 'left', 'right', 'above', 'below', 'near'}
+    for order in synthetic.ORDERS:
+        assert {(order, 1, False), (order, 2, False), (order, 1, True)} <= orders, order
+
+
+def test_heldout_phrasings_only_in_their_split(dataset):
+    heldout = 'heldout_phrasing'
+    assert dataset['stats']['splits'][heldout]['sentences'] > 0
+    for record in dataset['sentences'].values():
+        found = {form for form, p in HELDOUT_PATTERNS.items() if p.search(record['sent'])}
+        assert found == set(record['heldout_phrasings']), record
+        assert bool(found) == (record['split'] == heldout), record
+    # Many more sentences of the same expressions: the other splits' wording never uses
+    # a held-out form, the held-out wording names the ones it uses.
+    rng = np.random.default_rng(5)
+    used = set()
+    for index in range(60):
+        shapes = render_scene(image_rng(2, index), 64).shapes
+        for target in range(len(shapes)):
+            for expr in synthetic.refer(rng, shapes, target, 2):
+                for _ in range(3):
+                    sent, forms = write_sentence(rng, expr)
+                    assert not forms and not any(p.search(sent)
+                                                 for p in HELDOUT_PATTERNS.values()), sent
+                    sent, forms = write_sentence(rng, expr, heldout=True)
+                    assert forms == {f for f, p in HELDOUT_PATTERNS.items() if p.search(sent)}
+                    used |= forms
+    assert used == set(HELDOUT_PATTERNS)
+
+
+def scene(*specs):
+    """Hand-built shapes: (kind, colour, size, x, y, area)."""
+    return [ShapeInfo(k, c, s, 'solid', x, y, area) for k, c, s, x, y, area in specs]
+
+
+def test_superlatives_and_ordinals_need_a_clear_margin():
+    shapes = scene(('star', 'red', 'small', 0.15, 0.5, 0.02),
+                   ('star', 'blue', 'small', 0.40, 0.2, 0.02),
+                   ('circle', 'green', 'large', 0.70, 0.8, 0.10),
+                   ('star', 'pink', 'large', 0.90, 0.5, 0.06))
+    leftmost = Expression(Phrase(), order='left')
+    assert identifies(leftmost, shapes, 0)
+    assert identifies(Expression(Phrase(kind='star'), order='right'), shapes, 3)
+    assert identifies(Expression(Phrase(), order='right', rank=2), shapes, 2)
+    assert identifies(Expression(Phrase(), order='top'), shapes, 1)
+    assert identifies(Expression(Phrase(), order='bottom'), shapes, 2)
+    assert identifies(Expression(Phrase(), order='large'), shapes, 2)
+    assert identifies(Expression(Phrase(kind='star'), order='large'), shapes, 3)
+    # the two small stars have the same area: neither is clearly the smallest
+    assert not identifies(Expression(Phrase(), order='small'), shapes, 0)
+    assert not identifies(Expression(Phrase(), order='small'), shapes, 1)
+    # 0.06 apart is less than the margin: no shape is clearly the leftmost
+    close = [replace(shapes[0], x=0.34)] + shapes[1:]
+    assert matching_shapes(leftmost, close) == [0]
+    assert matching_shapes(leftmost, close, slack=1.0) == [0, 1]
+    assert not any(identifies(leftmost, close, i) for i in range(4))
+    # a large shape whose box reaches as far left is not clearly behind either
+    boxed = [replace(shapes[0], bbox=(0.10, 0.45, 0.2, 0.55)),
+             replace(shapes[1], x=0.26, bbox=(0.10, 0.05, 0.42, 0.35))] + shapes[2:]
+    assert not identifies(leftmost, boxed, 0)
+    assert identifies(leftmost, [boxed[0], replace(boxed[1], bbox=(0.16, 0.05, 0.36, 0.35))]
+                      + shapes[2:], 0)
+    with pytest.raises(ValueError, match='area'):
+        matching_shapes(Expression(Phrase(), order='large'),
+                        [ShapeInfo('star', 'red', 'small', 'solid', 0.5, 0.5)])
+
+
+def test_comparatives_need_exactly_two():
+    shapes = scene(('star', 'red', 'small', 0.2, 0.3, 0.02),
+                   ('star', 'blue', 'large', 0.6, 0.7, 0.07),
+                   ('circle', 'green', 'large', 0.8, 0.2, 0.09))
+    bigger_star = Expression(Phrase(kind='star'), order='large', of_two=True)
+    assert identifies(bigger_star, shapes, 1)
+    assert identifies(Expression(Phrase(kind='star'), order='top', of_two=True), shapes, 0)
+    assert not identifies(Expression(Phrase(), order='large', of_two=True), shapes, 2)
+    three = shapes + [ShapeInfo('star', 'pink', 'small', 'solid', 0.5, 0.1, 0.01)]
+    assert matching_shapes(bigger_star, three) == []
+
+
+def test_nearness_needs_a_clear_winner():
+    anchor = ('star', 'orange', 'small', 0.5, 0.5, 0.02)
+    shapes = scene(anchor, ('circle', 'red', 'small', 0.6, 0.5, 0.02),
+                   ('square', 'blue', 'small', 0.9, 0.9, 0.02),
+                   ('heart', 'pink', 'small', 0.1, 0.2, 0.02))
+    next_to = Expression(Phrase(), 'near', Phrase(kind='star', colour='orange'))
+    assert identifies(next_to, shapes, 1)
+    assert matching_shapes(Expression(Phrase(kind='square'), 'near', next_to.anchor),
+                           shapes) == [2]
+    # a second shape about as close: no clear winner
+    crowded = shapes + scene(('cross', 'white', 'small', 0.5, 0.62, 0.02))
+    assert matching_shapes(next_to, crowded, slack=1.0) == [1, 4]
+    assert not identifies(next_to, crowded, 1)
+    # the anchor must be named by exactly one shape
+    assert not identifies(next_to, shapes + scene(anchor), 1)
 
 
 def test_position_and_relation_readings():
@@ -240,7 +345,7 @@ def test_family_weights_select_sentence_kinds():
                 assert expr.relation is not None
                 relations += 1
             for expr in synthetic.refer(rng, shapes, target, 2, {'position': 1.0}):
-                assert expr.relation is None and expr.target.num_attributes() >= 3
+                assert expr.relation is None and expr.target.num_attributes() >= 2
                 assert (expr.target.hpos, expr.target.vpos) != (None, None)
                 positions += 1
     assert relations > 10 and positions > 10
@@ -265,13 +370,42 @@ def test_results_by_family():
             dict(text='The big striped green square on the left.', iou=0.6, pointm_hit=True),
             dict(text='the blue circle above the red star', iou=0.4, pointm_hit=True)]
     table = {r['family']: r for r in synthetic.results_by_family(rows)}
-    assert list(table) == ['relation', 'position', 'all']
+    assert list(table) == ['position', 'relation', 'all']
     assert table['relation']['n'] == 2 and table['relation']['mIoU'] == pytest.approx(30)
     assert table['relation']['PointM'] == pytest.approx(50)
     assert table['position']['mIoU'] == pytest.approx(60)
     assert table['all']['n'] == 3 and table['all']['mIoU'] == pytest.approx(40)
     with pytest.raises(KeyError, match='row 0'):
         synthetic.results_by_family([dict(text='the red star')])
+    # A dataset's own record of each sentence's family comes first.
+    families = {'the small red star left of the blue circle': 'near'}
+    table = {r['family']: r for r in synthetic.results_by_family(rows, families)}
+    assert table['near']['n'] == 1 and table['relation']['n'] == 1
+
+
+@pytest.mark.parametrize('sentence,family', [
+    ('The leftmost one.', 'superlative'), ('the tiniest item', 'superlative'),
+    ('the star on the far left', 'superlative'), ('the bottom-most circle', 'superlative'),
+    ('the second star from the left', 'ordinal'),
+    ('the bigger of the two circles', 'comparative'), ('the smaller star', 'comparative'),
+    ('the one next to the orange star shape', 'near'),
+    ('the circle closest to the red box', 'near'),
+    ('the red star above the blue circle', 'relation'),
+    ('the red star in the lower left corner', 'position'),
+    ('the big striped red star', 'attributes'), ('the red star', 'short')])
+def test_classify_sentence_of_another_generator(sentence, family):
+    assert synthetic.classify_sentence(sentence) == family
+
+
+def test_results_by_family_reads_the_dataset_record(dataset):
+    families = synthetic.load_families(dataset['root'])
+    rows = [dict(text=r['sent'], iou=0.5, pointm_hit=True)
+            for r in dataset['sentences'].values()]
+    table = {r['family']: r['n'] for r in synthetic.results_by_family(rows, families)}
+    expected = {}
+    for r in dataset['sentences'].values():
+        expected[r['family']] = expected.get(r['family'], 0) + 1
+    assert table == dict(expected, all=len(rows))
 
 
 def test_is_current(tmp_path, dataset):

@@ -46,7 +46,7 @@ def tiny_config(path, recipe, data_root, max_iters, extra=''):
 
 def test_generator_writes_image_text_files_and_shards(synthetic_wds, capsys):
     assert sorted(p.name for p in synthetic_wds.glob('*.jsonl')) == [
-        'testA.jsonl', 'testB.jsonl', 'train.jsonl', 'val.jsonl']
+        'heldout_phrasing.jsonl', 'testA.jsonl', 'testB.jsonl', 'train.jsonl', 'val.jsonl']
     assert not (synthetic_wds / 'refs(unc).p').exists()
     assert not (synthetic_wds / 'instances.json').exists()
     assert sorted(p.name for p in (synthetic_wds / 'shards').iterdir()) == [

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 # Written into every dataset's stats.json; a dataset of another version is regenerated.
-GENERATOR_VERSION = '1.1.0'
+GENERATOR_VERSION = '2.0.0'
 
 KINDS: tuple[str, ...] = ('circle', 'square', 'triangle', 'star', 'diamond', 'cross',
                           'ring', 'hexagon', 'heart', 'crescent', 'oval', 'arrow')
@@ -29,7 +29,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 SIZES: tuple[str, ...] = ('small', 'large')
 TEXTURES: tuple[str, ...] = ('solid', 'striped', 'checkered')
 RELATIONS: tuple[str, ...] = ('left', 'right', 'above', 'below')
-SPLITS: tuple[str, ...] = ('train', 'val', 'testA', 'testB')
+SPLITS: tuple[str, ...] = ('train', 'val', 'testA', 'testB', 'heldout_phrasing')
 
 # Shape radius as a fraction of the image side, per size class. The gap between the two
 # ranges keeps "small" and "large" visually unambiguous.

@@ -13,9 +13,12 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .analysis import _family, _statistics, batch_false_negative_rate
+from .analysis import (SENTENCES_FILE, _statistics, batch_false_negative_rate,
+                       expression_to_dict)
 from .attributes import GENERATOR_VERSION, KINDS, ShapeInfo
-from .grammar import _FAMILY_WEIGHTS, describe, refer
+from .expressions import Expression
+from .grammar import (_FAMILY_WEIGHTS, FAMILIES, HELDOUT_PHRASINGS, expression_family, refer,
+                      write_sentence)
 from .render import image_rng, mask_to_polygons, render_scene
 
 # ------------------------------------------------------------------------------- writing
@@ -33,12 +36,18 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                          max_sents_per_ref: int = 2, min_refs_per_image: int = 1,
                          min_sents_per_ref: int = 1,
                          family_weights: Optional[dict[str, float]] = None,
-                         batch_size: int = 32, num_fn_batches: int = 200) -> dict[str, Any]:
+                         batch_size: int = 32, num_fn_batches: int = 200,
+                         num_heldout_images: Optional[int] = None) -> dict[str, Any]:
     """Generates the synthetic referring dataset in the RefCOCO release format.
 
-    Writes ``instances.json`` (COCO), ``refs(unc).p`` (splits train/val/testA/testB, no
-    image shared between splits), ``images/synth_<id>.jpg``, ``stats.json`` and a short
-    ``README.md``. The same seed and sizes give byte-identical annotation files.
+    Writes ``instances.json`` (COCO), ``refs(unc).p`` (splits train/val/testA/testB and
+    heldout_phrasing, no image shared between splits), ``images/synth_<id>.jpg``,
+    ``sentences.json`` (each sentence's expression, family and held-out phrasings),
+    ``stats.json`` and a short ``README.md``. The same seed and sizes give byte-identical
+    annotation files.
+
+    The heldout_phrasing split has images drawn like val's whose sentences each use at
+    least one phrasing of :data:`HELDOUT_PHRASINGS`, which no other split uses.
 
     Args:
         out_dir: Output folder (created).
@@ -58,18 +67,24 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
             sentences name the target alone.
         batch_size: Batch size of the false-negative measurement.
         num_fn_batches: Number of random batches of that measurement.
+        num_heldout_images: Images of the heldout_phrasing split (default: as many as
+            val).
 
     Returns:
         The statistics also written to ``stats.json``.
     """
     out = Path(out_dir)
     (out / 'images').mkdir(parents=True, exist_ok=True)
+    if num_heldout_images is None:
+        num_heldout_images = num_val_images
+    # New splits go last so that the images of the others keep their indices.
     split_of = (['train'] * num_train_images + ['val'] * num_val_images
-                + ['testA'] * num_test_images + ['testB'] * num_test_images)
+                + ['testA'] * num_test_images + ['testB'] * num_test_images
+                + ['heldout_phrasing'] * num_heldout_images)
     images, annotations, refs = [], [], []
     train_scenes: dict[int, list[ShapeInfo]] = {}
-    train_samples: list[tuple[int, str]] = []
-    family_counts = {'relation': 0, 'position': 0, 'attributes': 0, 'short': 0}
+    train_samples: list[tuple[int, Expression]] = []
+    records: list[dict[str, Any]] = []
     ann_id = sent_id = 0
     for index, split in enumerate(split_of):
         rng = image_rng(seed, index)
@@ -96,24 +111,35 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
             train_scenes[image_id] = scene.shapes
         order = rng.permutation(len(scene.shapes))
         wanted = int(rng.integers(min_refs_per_image, max_refs_per_image + 1))
+        heldout = split == 'heldout_phrasing'
         for target in order:
             if wanted == 0:
                 break
-            exprs = refer(rng, scene.shapes, int(target),
-                          int(rng.integers(min_sents_per_ref, max_sents_per_ref + 1)),
-                          family_weights)
-            if not exprs:
+            num = int(rng.integers(min_sents_per_ref, max_sents_per_ref + 1))
+            # Some expressions have no held-out phrasing: draw a few more to choose from.
+            exprs = refer(rng, scene.shapes, int(target), num + 2 * heldout, family_weights)
+            written = []
+            for expr in exprs:
+                for _ in range(4 if heldout else 1):
+                    sent, forms = write_sentence(rng, expr, heldout)
+                    if forms or not heldout:
+                        break
+                if (forms or not heldout) and sent not in [s for s, _, _ in written]:
+                    written.append((sent, forms, expr))
+            if not written:
                 continue
             wanted -= 1
             sentences = []
-            for expr in exprs:
+            for sent, forms, expr in written[:num]:
                 sent_id += 1
-                sent = describe(rng, expr)
                 sentences.append({'sent_id': sent_id, 'sent': sent,
                                   'raw': _raw_form(rng, sent), 'tokens': sent.split()})
-                family_counts[_family(expr)] += 1
+                records.append({'sent_id': sent_id, 'image_id': image_id, 'split': split,
+                                'sent': sent, 'family': expression_family(expr),
+                                'heldout_phrasings': sorted(forms),
+                                'expression': expression_to_dict(expr)})
                 if split == 'train':
-                    train_samples.append((image_id, sent))
+                    train_samples.append((image_id, expr))
             shape = scene.shapes[int(target)]
             refs.append({
                 'ref_id': len(refs), 'ann_id': ann_ids[int(target)], 'image_id': image_id,
@@ -133,7 +159,10 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
     fn_rate = batch_false_negative_rate(train_samples, train_scenes,
                                         np.random.default_rng([seed, 1]), batch_size,
                                         num_fn_batches)
-    stats = _statistics(refs, images, annotations, family_counts, fn_rate, seed,
+    (out / SENTENCES_FILE).write_text(json.dumps(
+        {'version': GENERATOR_VERSION, 'sentences': records}, separators=(',', ':')))
+    stats = _statistics(refs, images, annotations,
+                        {r['sent_id']: r['family'] for r in records}, fn_rate, seed,
                         image_size, batch_size)
     stats['family_weights'] = dict(family_weights or _FAMILY_WEIGHTS)
     with open(out / 'stats.json', 'w') as f:
@@ -153,13 +182,27 @@ def _write_readme(path: Path, stats: dict[str, Any]) -> None:
         '',
         'RefCOCO release layout: `instances.json` (COCO), `refs(unc).p`, `images/`. '
         'testA and testB follow the same distribution. Every sentence names exactly one '
-        'shape of its image.',
+        'shape of its image. `sentences.json` records the expression and family of each '
+        'sentence.',
         '',
-        '| split | images | refs | sentences |',
-        '|---|---|---|---|',
+        '| split | images | refs | sentences | distinct sentences | vocabulary | mean words |',
+        '|---|---|---|---|---|---|---|',
     ]
-    lines += [f"| {s} | {v['images']} | {v['refs']} | {v['sentences']} |"
+    language = stats['language']
+    lines += [f"| {s} | {v['images']} | {v['refs']} | {v['sentences']} | "
+              + (f"{language[s]['distinct_sentences']} | {language[s]['vocabulary']} | "
+                 f"{language[s]['mean_words']} |" if s in language else '- | - | - |')
               for s, v in stats['splits'].items()]
+    lines += ['', 'Share of each sentence family per split:', '',
+              '| split | ' + ' | '.join(FAMILIES) + ' |',
+              '|---|' + '---|' * len(FAMILIES)]
+    lines += [f'| {s} | ' + ' | '.join(f"{v['family_share'][f]:.1%}" for f in FAMILIES)
+              + ' |' for s, v in language.items()]
+    lines += ['', 'The heldout_phrasing split has images drawn like val\'s; each of its '
+              'sentences uses at least one of these phrasings, which no other split uses '
+              '(each concept is written in the other splits in another form):', '',
+              '| held-out phrasing | the other splits write |', '|---|---|']
+    lines += [f'| {form} | {instead} |' for form, (_, instead) in HELDOUT_PHRASINGS.items()]
     fn = stats['batch_false_negative_rate']
     lines += ['', f"Batch false-negative rate (batch {stats['batch_size']}): "
               f"{fn['any']:.1%} of train sentences also fit another image of the batch "
@@ -223,6 +266,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     parser.add_argument('--num-val', type=int, default=300, help='val images')
     parser.add_argument('--num-test', type=int, default=150,
                         help='images of each of testA and testB')
+    parser.add_argument('--num-heldout', type=int, default=None,
+                        help='images of the heldout_phrasing split (default: as many as '
+                             '--num-val)')
     parser.add_argument('--image-size', type=int, default=128)
     parser.add_argument('--refs-per-image', type=int, nargs=2, default=(1, 3),
                         metavar=('MIN', 'MAX'),
@@ -255,7 +301,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
                                  max_sents_per_ref=args.sents_per_ref[1],
                                  min_refs_per_image=args.refs_per_image[0],
                                  min_sents_per_ref=args.sents_per_ref[0],
-                                 family_weights=weights)
+                                 family_weights=weights,
+                                 num_heldout_images=args.num_heldout)
     if args.format != 'refer':
         # Imported here: the refer format needs neither mmengine nor webdataset.
         from sgseg.datasets.converters import rewrite_refer_as
