@@ -49,8 +49,11 @@ def main():
     base_seed = cfg.model.test_cfg.seed
     runs = evaluate_seeds(runner, [base_seed + k for k in range(args.seeds)], args.out)
     crf = 'on' if cfg.model.test_cfg.get('crf') else 'off'
-    scheme = cfg.model.test_cfg.get('inference_scheme', 'fuse')
-    title = f'{osp.basename(args.config)} | scheme={scheme} | DenseCRF {crf}'
+    # only ShatterAndGather has inference schemes
+    scheme = cfg.model.test_cfg.get('inference_scheme',
+                                    'fuse' if cfg.model.type == 'ShatterAndGather' else None)
+    title = f'{osp.basename(args.config)} | ' + (f'scheme={scheme} | ' if scheme else '') + \
+        f'DenseCRF {crf}'
     if args.seeds == 1:
         print_log('\n' + format_table([dict(seed=base_seed, **runs[0])], title), 'current')
     else:

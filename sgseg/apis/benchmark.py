@@ -188,8 +188,8 @@ def run_benchmark(cfg: Config,
 
         def shared():
             text = model.encode_text(many)
-            vis, grid = model.extract_feat(many['imgs'])
-            return model.score_pairs(model.vis_proj(vis), grid, text, owner, lambda d: None)
+            feats, grid = model.encode_image(many['imgs'])
+            return model.score_pairs(feats, grid, text, owner, lambda d: None)
 
         def recomputed():
             for k in range(S):

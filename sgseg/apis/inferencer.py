@@ -3,8 +3,8 @@ import copy
 import os
 import os.path as osp
 import zlib
-from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -17,7 +17,7 @@ from mmengine.utils import import_modules_from_strings
 from PIL import Image
 
 from sgseg.engine.checkpoint_files import check_checkpoint_file
-from sgseg.models.segmentors.shatter_and_gather import image_key, slot_generators
+from sgseg.models.segmentors.base_refseg import image_key, slot_generators
 from sgseg.registry import MODELS, POSTPROCESSORS, TRANSFORMS
 from sgseg.utils import register_all_modules
 
@@ -39,18 +39,27 @@ class RefSegPrediction:
         score: (H0, W0) float32 score map, min-max normalised to [0, 1] (after
             DenseCRF when it is on).
         mask: (H0, W0) bool, ``score >= test_cfg.threshold``.
-        attn_slot: (N, K) A^slot, each patch's attention over the K entities. All
-            sentences of one image share it (the image is shattered once).
-        attn_fuse: (K,) A^fuse, the sentence's relevance of each entity.
         grid_size: (h, w) patch grid, h * w = N.
+        maps: the model's intermediate maps of this sentence, by name (see
+            ``BaseRefSegmentor.score_pairs``); a map of shape ``grid_size`` is a
+            patch map. ShatterAndGather gives ``attn_slot`` (N, K), A^slot, each
+            patch's attention over the K entities (all sentences of one image share
+            it), and ``attn_fuse`` (K,), A^fuse, the sentence's relevance of each
+            entity; they are also read as attributes (``pred.attn_slot``).
     """
 
     text: str
     score: np.ndarray
     mask: np.ndarray
-    attn_slot: np.ndarray
-    attn_fuse: np.ndarray
     grid_size: Tuple[int, int]
+    maps: Dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        maps = self.__dict__.get('maps', {})
+        if name in maps:
+            return maps[name]
+        raise AttributeError(f'{type(self).__name__} has no attribute {name!r} (its '
+                             f'maps: {sorted(maps)})')
 
 
 def load_config(config: Union[str, Config]) -> Config:
@@ -65,17 +74,19 @@ def load_config(config: Union[str, Config]) -> Config:
 
 
 class RefSegInferencer:
-    """Masks of sentences on images, with a trained ShatterAndGather.
+    """Masks of sentences on images, with a trained referring segmentor (any
+    ``BaseRefSegmentor``: ShatterAndGather, MaskCLIP, ...).
 
     Each image is loaded and resized by the config's evaluation pipeline
     (``test_dataloader.dataset.pipeline`` without its mask loader), normalised by the
-    model's data preprocessor, and encoded **once**: ViT tokens and entity discovery
-    run once per image (per slot draw), then every sentence of the image only adds a
-    text encoding and a fusion over the shared entities. The score map is the model's
-    own inference (``test_cfg.inference_scheme``, ``num_slot_samples``,
-    ``threshold``), brought back to the original image size.
+    model's data preprocessor, and encoded **once** (``encode_image``; for
+    ShatterAndGather, ViT tokens and entity discovery run once per image and slot
+    draw), then every sentence of the image only adds a text encoding and its scoring
+    (``score_pairs``). The score map is the model's own inference (for
+    ShatterAndGather ``test_cfg.inference_scheme`` and ``num_slot_samples``), brought
+    back to the original image size and thresholded at ``test_cfg.threshold``.
 
-    Slot sampling is seeded per image: the draw of an image depends on ``seed`` and
+    Random draws are seeded per image: the draw of an image depends on ``seed`` and
     on the image's id when one is given (``image_ids``; the same draw as
     ``tools/test.py`` makes for that ``image_id``), else on its pixels only, so a
     result repeats whatever the other images of the call, their order or
@@ -284,25 +295,24 @@ class RefSegInferencer:
             flat, [f'{names[i]}: sentence {s!r}' for i, s in zip(owner.tolist(), flat)])
         text = model.encode_text({k: v.to(self.device) for k, v in tokens.items()})
 
-        vis, grid = model.extract_feat(imgs)
+        feats, grid = model.encode_image(imgs)
         keys = keys or [None] * len(images)
-        scores, attn_slot, attn_fuse, grid = model.score_pairs(
-            model.vis_proj(vis), grid, text, owner,
-            lambda draw: self.generators(images, keys, draw))
+        scores, maps = model.score_pairs(feats, grid, text, owner,
+                                         lambda draw: self.generators(images, keys, draw))
+        maps = {name: value.cpu().numpy() for name, value in maps.items()}
 
         results = [[] for _ in images]
         for i, sents in enumerate(sentences):
             rows = (owner == i).nonzero()[:, 0]
-            maps = model.to_original_size(scores[rows], packed[i]['data_samples'].metainfo,
-                                          imgs.shape[-2:]).cpu().numpy()
-            for p, sentence, score in zip(rows.tolist(), sents, maps):
+            sized = model.to_original_size(scores[rows], packed[i]['data_samples'].metainfo,
+                                           imgs.shape[-2:]).cpu().numpy()
+            for p, sentence, score in zip(rows.tolist(), sents, sized):
                 if self.crf is not None:
                     score = self.crf(mmcv.bgr2rgb(images[i]), score)
                 results[i].append(RefSegPrediction(
                     text=sentence,
                     score=score.astype(np.float32),
                     mask=score >= model.test_cfg['threshold'],
-                    attn_slot=attn_slot[i].cpu().numpy(),
-                    attn_fuse=attn_fuse[p].cpu().numpy(),
-                    grid_size=tuple(grid)))
+                    grid_size=tuple(grid),
+                    maps={name: value[p] for name, value in maps.items()}))
         return results

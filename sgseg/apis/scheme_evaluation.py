@@ -1,4 +1,8 @@
-"""Evaluate every inference scheme and trivial baselines from one pass over a split."""
+"""Evaluate every inference scheme and trivial baselines from one pass over a split.
+
+Inference schemes (Table 4b) re-read ShatterAndGather's A^slot and A^fuse; another
+method is scored with its own inference (``'own'``) and the baselines.
+"""
 import bisect
 from typing import Dict, List, Optional, Sequence
 
@@ -7,7 +11,8 @@ from mmengine.model import is_model_wrapper
 
 from sgseg.evaluation.baselines import BASELINES, baseline_score
 from sgseg.evaluation.metrics import RefSegMetric
-from sgseg.models.segmentors.shatter_and_gather import INFERENCE_SCHEMES, ShatterAndGather
+from sgseg.models.segmentors import BaseRefSegmentor, ShatterAndGather
+from sgseg.models.segmentors.shatter_and_gather import INFERENCE_SCHEMES
 from sgseg.utils.progress import ProgressLog
 
 
@@ -42,7 +47,7 @@ def size_bin(gt: torch.Tensor, edges: Sequence[float]) -> int:
 @torch.no_grad()
 def evaluate_schemes(model,
                      dataloader,
-                     schemes: Sequence[str] = INFERENCE_SCHEMES,
+                     schemes: Optional[Sequence[str]] = None,
                      baselines: Sequence[str] = BASELINES,
                      size_bins: Optional[Sequence[float]] = None
                      ) -> Dict[str, Dict[str, float]]:
@@ -51,11 +56,15 @@ def evaluate_schemes(model,
     The model runs once per batch with its configured slot seed; the other schemes
     reuse that pass's A^slot and A^fuse, so every scheme sees the same slot draw. The
     configured scheme's numbers equal those of ``tools/test.py`` with the same seed.
+    A model without inference schemes (any ``BaseRefSegmentor`` but
+    ShatterAndGather) is scored with its own inference only, under the name
+    ``'own'``.
 
     Args:
-        model: a ShatterAndGather (or a wrapper around one).
+        model: a ``BaseRefSegmentor`` (or a wrapper around one).
         dataloader: an evaluation dataloader (samples carry ``gt_sem_seg``).
-        schemes: inference schemes to score.
+        schemes: inference schemes to score; None: all of Table 4b for
+            ShatterAndGather, ``('own',)`` for another method.
         baselines: text-independent baselines to score (see ``baseline_score``).
         size_bins: ascending fractions of the image area; each scheme is also scored
             on the samples whose target covers each range (``'<scheme> | <bin>'``
@@ -68,12 +77,21 @@ def evaluate_schemes(model,
                                   or not all(0. < e < 1. for e in size_bins)):
         raise ValueError(f'size_bins must be ascending fractions in (0, 1), got '
                          f'{list(size_bins)}')
+    model = model.module if is_model_wrapper(model) else model
+    if not isinstance(model, BaseRefSegmentor):
+        raise TypeError(f'evaluate_schemes needs a BaseRefSegmentor, got '
+                        f'{type(model).__name__}')
+    has_schemes = isinstance(model, ShatterAndGather)
+    if schemes is None:
+        schemes = INFERENCE_SCHEMES if has_schemes else ('own', )
+    configured = model.test_cfg['inference_scheme'] if has_schemes else 'own'
+    if not has_schemes and tuple(schemes) != ('own', ):
+        raise ValueError(f'{type(model).__name__} has no inference schemes: it is scored '
+                         f"with its own inference ('own'), got schemes {list(schemes)}")
     labels = size_bin_labels(size_bins) if size_bins else []
     by_size = {(name, label): RefSegMetric() for name in schemes for label in labels}
-    model = model.module if is_model_wrapper(model) else model
     model.eval()
     metrics = {name: RefSegMetric() for name in (*schemes, *baselines)}
-    configured = model.test_cfg['inference_scheme']
     with ProgressLog(len(dataloader), 'evaluating schemes') as progress:
         for data_batch in dataloader:
             outputs = model.test_step(data_batch)

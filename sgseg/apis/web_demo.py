@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sgseg.registry import POSTPROCESSORS
-from sgseg.visualization import draw_entities, draw_mask_overlay, heatmap
+from sgseg.visualization import (draw_entities, draw_mask_overlay, draw_patch_maps, heatmap,
+                                 patch_maps)
 from sgseg.visualization.overlay import title_bar
 from .inferencer import RefSegInferencer
 
@@ -46,10 +47,11 @@ class SentenceView:
         text: the sentence.
         overlay: (h, w, 3) uint8 RGB, the image with the mask painted in.
         score_map: (h, w, 3) uint8 RGB, the score map as a heat map over the image.
-        entities: (h', w', 3) uint8 RGB, the top-k entity maps with A^fuse bars.
+        entities: (h', w', 3) uint8 RGB, the top-k entity maps with A^fuse bars
+            (ShatterAndGather), or the method's patch maps.
         mask: (H0, W0) bool mask at the image's original size.
         mask_file: PNG of ``mask`` (0 / 255).
-        summary: one line: the mask's share of the image and the top entities.
+        summary: one line: the mask's share of the image (and the top entities).
     """
 
     text: str
@@ -132,7 +134,8 @@ class WebDemo:
         self.display_side = display_side
         self.out_dir = out_dir or tempfile.mkdtemp(prefix='sgseg-web-demo-')
         self.default_threshold = float(inferencer.model.test_cfg['threshold'])
-        self.default_scheme = inferencer.model.test_cfg['inference_scheme']
+        # methods without inference schemes (all but ShatterAndGather) hide the choice
+        self.default_scheme = inferencer.model.test_cfg.get('inference_scheme')
         self.default_crf = inferencer.crf is not None
         self.default_seed = 0 if inferencer.seed is None else int(inferencer.seed)
         self._crf = inferencer.crf
@@ -193,7 +196,7 @@ class WebDemo:
 
         Requests are served one at a time (the options live on the shared model).
         """
-        if scheme not in SCHEMES:
+        if self.default_scheme is not None and scheme not in SCHEMES:
             raise DemoInputError(f'inference scheme must be one of {SCHEMES}, got {scheme!r}')
         threshold = float(threshold)
         if not 0 <= threshold <= 1:
@@ -204,7 +207,9 @@ class WebDemo:
         test_cfg = inferencer.model.test_cfg
         with self._lock:
             saved = dict(test_cfg), inferencer.crf, inferencer.seed
-            test_cfg.update(threshold=threshold, inference_scheme=scheme)
+            test_cfg.update(threshold=threshold)
+            if self.default_scheme is not None:
+                test_cfg.update(inference_scheme=scheme)
             inferencer.crf = self.resolve_crf(crf)
             inferencer.seed = int(seed)
             try:
@@ -228,7 +233,8 @@ class WebDemo:
             image_path: the uploaded image file.
             text: sentences, one per line.
             threshold: tau; None keeps the config's.
-            scheme: ``fuse``, ``max``, ``avg`` or ``min``; None keeps the config's.
+            scheme: ``fuse``, ``max``, ``avg`` or ``min``; None keeps the config's
+                (ignored by a model without inference schemes).
             crf: DenseCRF on the score maps; None keeps the inferencer's choice.
             seed: slot sampling seed; None keeps the inferencer's.
 
@@ -257,18 +263,24 @@ class WebDemo:
             cv2.imwrite(mask_file, pred.mask.astype(np.uint8) * 255)
             mask = fit_side(pred.mask.astype(np.uint8), self.display_side, cv2.INTER_NEAREST)
             score = fit_side(pred.score, self.display_side)
-            order = np.argsort(-pred.attn_fuse)[:self.topk]
-            top = ', '.join(f'slot {k} ({pred.attn_fuse[k]:.2f})' for k in order)
+            summary = f'mask: {pred.mask.mean():.1%} of the image'
+            if 'attn_fuse' in pred.maps:
+                order = np.argsort(-pred.attn_fuse)[:self.topk]
+                top = ', '.join(f'slot {k} ({pred.attn_fuse[k]:.2f})' for k in order)
+                summary += f'; top entities by A^fuse: {top}'
+                entities = draw_entities(shown, pred.attn_slot, pred.attn_fuse,
+                                         pred.grid_size, self.topk, bars=True)
+            else:
+                maps = patch_maps(pred.maps, pred.grid_size)
+                entities = draw_patch_maps(shown, maps) if maps else None
             views.append(SentenceView(
                 text=pred.text,
                 overlay=title_bar(draw_mask_overlay(shown, mask), ['mask']),
                 score_map=title_bar(heatmap(shown, score), ['score map']),
-                entities=draw_entities(shown, pred.attn_slot, pred.attn_fuse,
-                                       pred.grid_size, self.topk, bars=True),
+                entities=entities,
                 mask=pred.mask,
                 mask_file=mask_file,
-                summary=f'mask: {pred.mask.mean():.1%} of the image; top entities by '
-                        f'A^fuse: {top}'))
+                summary=summary))
         return views
 
     # ------------------------------------------------------------------ the page
@@ -297,7 +309,8 @@ class WebDemo:
                                               elem_id='threshold')
                         scheme = gr.Radio(list(SCHEMES), value=self.default_scheme,
                                           label='inference scheme (Table 4b)',
-                                          elem_id='scheme')
+                                          elem_id='scheme',
+                                          visible=self.default_scheme is not None)
                         crf = gr.Checkbox(value=self.default_crf, label='DenseCRF',
                                           elem_id='crf')
                         seed = gr.Number(value=self.default_seed, precision=0, minimum=0,
@@ -338,7 +351,8 @@ class WebDemo:
                     return [message, None] + self._panel_updates(gr, [])
                 elapsed = time.perf_counter() - start
                 status_text = (f'{len(views)} sentence(s) in {elapsed:.2f} s '
-                               f'(tau {float(tau):.2f}, {scheme_name}'
+                               f'(tau {float(tau):.2f}'
+                               f'{f", {scheme_name}" if scheme_name else ""}'
                                f'{", DenseCRF" if use_crf else ""}, slot seed {int(slot_seed)})')
                 return ([status_text, [v.mask_file for v in views]]
                         + self._panel_updates(gr, views))

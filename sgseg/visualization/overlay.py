@@ -1,5 +1,6 @@
-"""Pictures people look at: a sentence's mask on its image, and the top-k entities."""
-from typing import Optional, Sequence, Tuple
+"""Pictures people look at: a sentence's mask on its image, and the top-k entities
+(ShatterAndGather) or a method's patch maps."""
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -127,6 +128,25 @@ def draw_entities(image: np.ndarray,
     return np.concatenate(tiles, axis=1)
 
 
+def patch_maps(maps: Mapping[str, np.ndarray],
+               grid_size: Optional[Tuple[int, int]]) -> Dict[str, np.ndarray]:
+    """The maps of shape ``grid_size`` (a method's patch maps) among a prediction's
+    intermediate maps, in order."""
+    if grid_size is None:
+        return {}
+    return {name: m for name, m in maps.items() if tuple(m.shape) == tuple(grid_size)}
+
+
+def draw_patch_maps(image: np.ndarray, maps: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Each patch map (h, w), min-max normalised, as a heat map over the image, titled
+    with its name; the tiles side by side."""
+    tiles = []
+    for name, amap in maps.items():
+        amap = (amap - amap.min()) / max(float(amap.max() - amap.min()), 1e-12)
+        tiles.append(title_bar(heatmap(image, amap), [name]))
+    return np.concatenate(tiles, axis=1)
+
+
 def draw_prediction(image: np.ndarray,
                     pred_mask: np.ndarray,
                     title: str = '',
@@ -134,8 +154,10 @@ def draw_prediction(image: np.ndarray,
                     attn_slot: Optional[np.ndarray] = None,
                     attn_fuse: Optional[np.ndarray] = None,
                     grid_size: Optional[Tuple[int, int]] = None,
-                    topk: int = 3) -> np.ndarray:
-    """The mask overlay of one sentence, its top-k entity maps beside it.
+                    topk: int = 3,
+                    maps: Optional[Mapping[str, np.ndarray]] = None) -> np.ndarray:
+    """The mask overlay of one sentence, its top-k entity maps beside it
+    (ShatterAndGather), or else its patch maps.
 
     Args:
         image: (H, W, 3) uint8 RGB.
@@ -145,17 +167,22 @@ def draw_prediction(image: np.ndarray,
         attn_slot: (N, K) A^slot, or None for the overlay alone.
         attn_fuse: (K,) A^fuse.
         grid_size: (h, w) patch grid.
-        topk: entity maps drawn (0 for none).
+        topk: entity maps drawn (0 for none, and for no patch map either).
+        maps: named patch maps (h, w) drawn as heat maps when there is no A^slot
+            (see :func:`patch_maps`).
 
     Returns:
         np.ndarray: one RGB row, every panel at the image's scale.
     """
-    if not topk or attn_slot is None:
+    if attn_slot is not None and topk:
+        panels = draw_entities(image, attn_slot, attn_fuse, grid_size, topk)
+    elif attn_slot is None and topk and maps:
+        panels = draw_patch_maps(image, maps)
+    else:
         return draw_mask_overlay(image, pred_mask, gt_mask, title)
     # a one-line caption, as each entity tile has, keeps all panels the same height
     overlay = title_bar(draw_mask_overlay(image, pred_mask, gt_mask), ['mask'])
-    row = np.concatenate(
-        [overlay, draw_entities(image, attn_slot, attn_fuse, grid_size, topk)], axis=1)
+    row = np.concatenate([overlay, panels], axis=1)
     return title_bar(row, wrap(title, row.shape[1])) if title else row
 
 

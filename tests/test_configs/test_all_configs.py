@@ -97,9 +97,15 @@ def test_config_trains_and_predicts(path):
     with torch.no_grad():
         out = model.predict(**model.data_preprocessor(make_batch(2, ori_shape=(30, 45)),
                                                       training=False))
-    K = num_entities(model_cfg)
     for ds in out:
         assert ds.pred_sem_seg.data.shape == (1, 30, 45)
+        assert ds.metainfo['grid_size'] == (IMG // PATCH, IMG // PATCH)
+        for name in ds.metainfo['map_names']:
+            assert name in ds, f'{path.name}: map {name!r} listed but not attached'
+    if model_cfg['type'] != 'ShatterAndGather':
+        return
+    K = num_entities(model_cfg)
+    for ds in out:
         assert ds.attn_slot.shape == ((IMG // PATCH)**2, K)
         total = float(ds.attn_fuse.sum())
         if (model_cfg.get('fusion_head') or {}).get('null_entity'):

@@ -7,7 +7,7 @@ import numpy as np
 from mmengine.hooks import Hook
 
 from sgseg.registry import HOOKS
-from sgseg.visualization import draw_prediction
+from sgseg.visualization import draw_prediction, patch_maps
 
 
 def sample_name(ds) -> str:
@@ -18,16 +18,19 @@ def sample_name(ds) -> str:
 
 
 def render_sample(ds, topk: int = 3) -> np.ndarray:
-    """Overlay of a predicted data sample: mask + GT outline, then its top-k entities."""
+    """Overlay of a predicted data sample: mask + GT outline, then its top-k entities
+    (ShatterAndGather) or the method's patch maps (``metainfo['map_names']``)."""
     image = mmcv.imread(ds.metainfo['img_path'], channel_order='rgb')
     pred = ds.pred_sem_seg.data[0].cpu().numpy()
     gt = ds.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in ds else None
-    entities = {}
     if 'attn_slot' in ds:
-        entities = dict(attn_slot=ds.attn_slot.cpu().numpy(),
+        panels = dict(attn_slot=ds.attn_slot.cpu().numpy(),
                         attn_fuse=ds.attn_fuse.cpu().numpy(),
                         grid_size=ds.metainfo['grid_size'])
-    return draw_prediction(image, pred, ds.metainfo.get('text', ''), gt, topk=topk, **entities)
+    else:
+        maps = {name: ds.get(name).cpu().numpy() for name in ds.metainfo.get('map_names', ())}
+        panels = dict(maps=patch_maps(maps, ds.metainfo.get('grid_size')))
+    return draw_prediction(image, pred, ds.metainfo.get('text', ''), gt, topk=topk, **panels)
 
 
 @HOOKS.register_module()
