@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The embedded default end to end (what `make demo` runs after installing):
 # synthetic referring data -> training on the CPU -> evaluation on val with overlays and
-# on the held-out splits, a loss curve, and every inference scheme beside trivial
-# baselines.
+# on the held-out splits (phrasing, scenes), a loss curve, and every inference scheme
+# beside trivial baselines.
 #   SEED=0 WORK_DIR=work_dirs/sg_vittiny_synthetic bash tools/run_demo.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,6 +36,11 @@ step "evaluating $CKPT on heldout_phrasing (val-like images, phrasings never tra
 $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
     --cfg-options test_dataloader.dataset.split=heldout_phrasing \
     --out "$WORK/heldout_phrasing_results.jsonl"
+
+step "evaluating $CKPT on held-out scenes (sentences like val's, styles no train image shows)"
+$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
+    --cfg-options test_dataloader.dataset.split=heldout_scenes \
+    --out "$WORK/heldout_scenes_results.jsonl"
 
 step "val results by sentence family"
 $PY tools/analysis_tools/results_by_family.py "$WORK/val_results.jsonl" --data "$DATA" \

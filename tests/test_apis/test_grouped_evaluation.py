@@ -44,7 +44,8 @@ def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('grouped')
     make_synthetic_refer(root, num_train_images=2, num_val_images=5, num_test_images=1,
                          image_size=40, seed=1, min_refs_per_image=2, max_refs_per_image=3,
-                         min_sents_per_ref=2, max_sents_per_ref=2, num_fn_batches=1)
+                         min_sents_per_ref=2, max_sents_per_ref=2, num_fn_batches=1,
+                         num_heldout_scenes_images=0)
     return root
 
 

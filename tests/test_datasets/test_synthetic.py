@@ -17,8 +17,9 @@ from sgseg.datasets.synthetic import (COLOURS, FAMILIES, HELDOUT_PATTERNS, KINDS
 
 SEED = 3
 SIZE = 96
-COUNTS = dict(num_train_images=6, num_val_images=2, num_test_images=2)  # 14 images with
-# as many held-out phrasing images as val
+COUNTS = dict(num_train_images=6, num_val_images=2, num_test_images=2,
+              num_heldout_scenes_images=2)  # 16 images with as many held-out phrasing
+# images as val
 
 
 def generate(out_dir, seed=SEED):
@@ -37,7 +38,9 @@ def dataset(tmp_path_factory):
     sentences = {r['sent_id']: r
                  for r in json.loads((root / 'sentences.json').read_text())['sentences']}
     # The generator's own scenes (shapes and visible masks), re-rendered from the seed.
-    scenes = {img['id']: render_scene(image_rng(SEED, img['id'] - 1), SIZE)
+    heldout = {r['image_id'] for r in refs if r['split'] == 'heldout_scenes'}
+    scenes = {img['id']: render_scene(image_rng(SEED, img['id'] - 1), SIZE,
+                                      heldout_styles=img['id'] in heldout)
               for img in instances['images']}
     return dict(root=root, stats=stats, instances=instances, refs=refs, scenes=scenes,
                 sentences=sentences)
@@ -60,7 +63,7 @@ def test_files_in_refer_format(dataset):
     root, instances, refs = dataset['root'], dataset['instances'], dataset['refs']
     assert {'images', 'annotations', 'categories'} <= set(instances)
     assert [c['name'] for c in instances['categories']] == list(KINDS)
-    assert len(instances['images']) == 14
+    assert len(instances['images']) == 16
     images = {img['id']: img for img in instances['images']}
     anns = {a['id']: a for a in instances['annotations']}
     for img in instances['images']:
@@ -101,7 +104,8 @@ def test_splits_disjoint_by_image(dataset):
     split_images = {}
     for ref in dataset['refs']:
         split_images.setdefault(ref['split'], set()).add(ref['image_id'])
-    assert set(split_images) == {'train', 'val', 'testA', 'testB', 'heldout_phrasing'}
+    assert set(split_images) == {'train', 'val', 'testA', 'testB', 'heldout_phrasing',
+                                 'heldout_scenes'}
     splits = list(split_images.values())
     for i, a in enumerate(splits):
         for b in splits[i + 1:]:
@@ -136,7 +140,8 @@ def test_masks_match_rendered_shapes(dataset):
         scene = scenes[img_id]
         assert len(anns) == len(scene.shapes) >= 3
         pixels = cv2.imread(str(root / 'images' / img['file_name'])).astype(np.float32)
-        for ann, shape, visible in zip(anns, scene.shapes, scene.masks):
+        for ann, shape, visible, fill in zip(anns, scene.shapes, scene.masks,
+                                             scene.style.fills):
             mask = decode(ann, img['height'], img['width'])
             assert mask.any()
             iou = (mask & visible).sum() / (mask | visible).sum()
@@ -148,8 +153,9 @@ def test_masks_match_rendered_shapes(dataset):
             assert shape.bbox == pytest.approx((xs.min() / SIZE, ys.min() / SIZE,
                                                 (xs.max() + 1) / SIZE, (ys.max() + 1) / SIZE),
                                                abs=1e-4)
-            if shape.texture == 'solid':
-                # The saved image shows the shape's colour inside its mask (BGR on disk).
+            if shape.texture == 'solid' and fill != 'outlined':
+                # The saved image shows the shape's colour inside its mask (BGR on disk);
+                # a shaded fill varies by at most 18% about it.
                 core = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
                 if core.sum() >= 10:
                     median = np.median(pixels[core], axis=0)[::-1]
@@ -359,7 +365,8 @@ def test_family_weights_from_the_command_line(tmp_path):
         with pytest.raises(ValueError, match=words):
             synthetic.parse_family_weights(bad)
     stats = synthetic.main(['--out', str(tmp_path), '--num-train', '4', '--num-val', '2',
-                            '--num-test', '1', '--image-size', '64',
+                            '--num-test', '1', '--num-heldout-scenes', '1',
+                            '--image-size', '64',
                             '--family-weights', 'attributes=1'])
     assert stats['family_weights'] == {'attributes': 1.0}
     assert set(k for k, v in stats['sentence_families'].items() if v) == {'attributes'}

@@ -49,7 +49,7 @@ def tiny_synthetic(tmp_path_factory):
     """A tiny synthetic referring dataset (refer format) shared by the tool tests."""
     root = tmp_path_factory.mktemp('synthetic')
     make_synthetic_refer(root, num_train_images=24, num_val_images=6, num_test_images=2,
-                         image_size=48, seed=0)
+                         num_heldout_scenes_images=0, image_size=48, seed=0)
     return root
 
 

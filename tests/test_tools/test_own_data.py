@@ -22,7 +22,8 @@ custom_imports = dict(imports=['tests.test_reliability.trace_hook', 'tests.test_
 custom_hooks = [dict(type='TraceHook', out='{trace}'),
                 dict(type='ExitAfterHook', iters={exit_after})]
 """
-SMALL = ['--num-train', '24', '--num-val', '4', '--num-test', '1', '--image-size', '48']
+SMALL = ['--num-train', '24', '--num-val', '4', '--num-test', '1', '--num-heldout-scenes', '0',
+         '--image-size', '48']
 
 
 @pytest.fixture(scope='module')

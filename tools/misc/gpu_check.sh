@@ -130,7 +130,8 @@ if [ -n "$ENCODERS" ]; then
     OPTIONS+=("${ENCODER_OPTIONS[@]}")
 fi
 step data "$PY" tools/dataset_converters/make_synthetic_refer.py --out "$DATA" --image-size 384 \
-    --num-train "$NUM_TRAIN" --num-val "$NUM_EVAL" --num-test "$NUM_EVAL" --seed 0
+    --num-train "$NUM_TRAIN" --num-val "$NUM_EVAL" --num-test "$NUM_EVAL" \
+    --num-heldout-scenes "$NUM_EVAL" --seed 0
 step train "$PY" tools/train.py "$CONFIG" --work-dir "$OUT/train" "${AMP[@]}" \
     --cfg-options "${OPTIONS[@]}" "${TRAIN_OPTIONS[@]}"
 step test "$PY" tools/test.py "$CONFIG" "$OUT/train/iter_$ITERS.pth" --work-dir "$OUT/test" \

@@ -1,11 +1,13 @@
 """A synthetic referring-segmentation dataset written in the RefCOCO release format.
 
-Each image shows 3-5 coloured shapes over a muted background; each referring sentence
-names exactly one of them by colour, shape, size, texture, absolute position, its
-place in an order (the leftmost, the second biggest, the smaller of two) or its relation
-to another shape (left of, above, next to it). The output folder has the same files as a
-RefCOCO release (``instances.json`` in COCO format, ``refs(unc).p``, an image folder), so
-it is read by the same dataset code as the real benchmarks.
+Each image shows 3-5 coloured shapes over a desaturated background, drawn in one of
+several rendering styles (a ``heldout_scenes`` split shows styles no other split does:
+:data:`~.attributes.HELDOUT_STYLES`); each referring sentence names exactly one of them by
+colour, shape, size, texture, absolute position, its place in an order (the leftmost, the
+second biggest, the smaller of two) or its relation to another shape (left of, above, next
+to it). The output folder has the same files as a RefCOCO release (``instances.json`` in
+COCO format, ``refs(unc).p``, an image folder), so it is read by the same dataset code as
+the real benchmarks.
 
 Each sentence is written from an :class:`Expression`, which :func:`matching_shapes`
 evaluates on a scene: the generator proves that every sentence identifies exactly one
@@ -31,8 +33,8 @@ generated without the deep-learning stack::
 from .analysis import (SENTENCES_FILE, batch_false_negative_rate, classify_sentence,
                        expression_from_dict, expression_to_dict, load_families,
                        results_by_family, sentence_family)
-from .attributes import (COLOURS, GENERATOR_VERSION, KINDS, RELATIONS, SIZES, SPLITS, TEXTURES,
-                         Scene, ShapeInfo)
+from .attributes import (COLOURS, GENERATOR_VERSION, HELDOUT_STYLES, KINDS, RELATIONS, SIZES,
+                         SPLITS, TEXTURES, Scene, SceneStyle, ShapeInfo)
 from .expressions import (ORDERS, Expression, Phrase, identifies, matching_shapes,
                           phrase_matches, relation_holds)
 from .generate import is_current, main, make_synthetic_refer, parse_family_weights
@@ -43,8 +45,8 @@ from .render import image_rng, mask_to_polygons, render_scene
 
 __all__ = [
     'COLOURS', 'FAMILIES', 'GENERATOR_VERSION', 'HELDOUT_PATTERNS', 'HELDOUT_PHRASINGS',
-    'KINDS', 'ORDERS', 'RELATIONS', 'SENTENCES_FILE', 'SIZES', 'SPLITS', 'TEXTURES',
-    'Expression', 'Phrase', 'Scene', 'ShapeInfo', 'batch_false_negative_rate',
+    'HELDOUT_STYLES', 'KINDS', 'ORDERS', 'RELATIONS', 'SENTENCES_FILE', 'SIZES', 'SPLITS', 'TEXTURES',
+    'Expression', 'Phrase', 'Scene', 'SceneStyle', 'ShapeInfo', 'batch_false_negative_rate',
     'classify_sentence', 'describe', 'expression_family', 'expression_from_dict',
     'expression_to_dict', 'identifies', 'image_rng', 'is_current', 'load_families', 'main',
     'make_synthetic_refer', 'mask_to_polygons', 'matching_shapes', 'parse_family_weights',

@@ -106,15 +106,18 @@ def phrase_matches(phrase: Phrase, shape: ShapeInfo, slack: float = 0.0) -> bool
     Args:
         phrase: The phrase to test.
         shape: The shape.
-        slack: ``0`` for the plain reading, ``-1`` strict, ``+1`` loose (positions only;
-            the other attributes are discrete).
+        slack: ``0`` for the plain reading, ``-1`` strict, ``+1`` loose (positions, and
+            size words for a shape of no size class; the other attributes are discrete).
 
     Returns:
         True if every attribute named by the phrase holds for the shape.
     """
     for attr in ('kind', 'colour', 'size', 'texture'):
-        wanted = getattr(phrase, attr)
-        if wanted is not None and getattr(shape, attr) != wanted:
+        wanted, have = getattr(phrase, attr), getattr(shape, attr)
+        # A shape between the size bands (size None) is neither clearly small nor
+        # clearly large: only the loose reading lets a size word name it.
+        if wanted is not None and have != wanted and not (
+                attr == 'size' and have is None and slack > 0):
             return False
     if phrase.hpos is not None:
         bands = _band(shape.x, slack)
@@ -268,7 +271,7 @@ def identifies(expr: Expression, shapes: Sequence[ShapeInfo], target: int) -> bo
         True if the expression identifies the target and nothing else.
     """
     if expr.anchor is not None:
-        if len([s for s in shapes if phrase_matches(expr.anchor, s)]) != 1:
+        if len([s for s in shapes if phrase_matches(expr.anchor, s, 1.0)]) != 1:
             return False
     return (matching_shapes(expr, shapes, slack=-1.0) == [target]
             and matching_shapes(expr, shapes, slack=1.0) == [target])

@@ -15,7 +15,7 @@ from pycocotools import mask as mask_utils
 
 from .analysis import (SENTENCES_FILE, _statistics, batch_false_negative_rate,
                        expression_to_dict)
-from .attributes import GENERATOR_VERSION, KINDS, ShapeInfo
+from .attributes import GENERATOR_VERSION, HELDOUT_STYLES, KINDS, ShapeInfo
 from .expressions import Expression
 from .grammar import (_FAMILY_WEIGHTS, FAMILIES, HELDOUT_PHRASINGS, expression_family, refer,
                       write_sentence)
@@ -37,17 +37,21 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                          min_sents_per_ref: int = 1,
                          family_weights: Optional[dict[str, float]] = None,
                          batch_size: int = 32, num_fn_batches: int = 200,
-                         num_heldout_images: Optional[int] = None) -> dict[str, Any]:
+                         num_heldout_images: Optional[int] = None,
+                         num_heldout_scenes_images: int = 300) -> dict[str, Any]:
     """Generates the synthetic referring dataset in the RefCOCO release format.
 
-    Writes ``instances.json`` (COCO), ``refs(unc).p`` (splits train/val/testA/testB and
-    heldout_phrasing, no image shared between splits), ``images/synth_<id>.jpg``,
+    Writes ``instances.json`` (COCO; each image entry also holds the ``style`` it was
+    drawn with), ``refs(unc).p`` (splits train/val/testA/testB, heldout_phrasing and
+    heldout_scenes, no image shared between splits), ``images/synth_<id>.jpg``,
     ``sentences.json`` (each sentence's expression, family and held-out phrasings),
     ``stats.json`` and a short ``README.md``. The same seed and sizes give byte-identical
     annotation files.
 
     The heldout_phrasing split has images drawn like val's whose sentences each use at
-    least one phrasing of :data:`HELDOUT_PHRASINGS`, which no other split uses.
+    least one phrasing of :data:`HELDOUT_PHRASINGS`, which no other split uses. The
+    heldout_scenes split has sentences drawn like val's over images drawn with at least
+    one style of :data:`~.attributes.HELDOUT_STYLES`, which no other split shows.
 
     Args:
         out_dir: Output folder (created).
@@ -69,6 +73,9 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
         num_fn_batches: Number of random batches of that measurement.
         num_heldout_images: Images of the heldout_phrasing split (default: as many as
             val).
+        num_heldout_scenes_images: Images of the ``heldout_scenes`` split: sentences
+            drawn like val's, images drawn with styles that no other split shows
+            (:data:`~.attributes.HELDOUT_STYLES`).
 
     Returns:
         The statistics also written to ``stats.json``.
@@ -80,7 +87,8 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
     # New splits go last so that the images of the others keep their indices.
     split_of = (['train'] * num_train_images + ['val'] * num_val_images
                 + ['testA'] * num_test_images + ['testB'] * num_test_images
-                + ['heldout_phrasing'] * num_heldout_images)
+                + ['heldout_phrasing'] * num_heldout_images
+                + ['heldout_scenes'] * num_heldout_scenes_images)
     images, annotations, refs = [], [], []
     train_scenes: dict[int, list[ShapeInfo]] = {}
     train_samples: list[tuple[int, Expression]] = []
@@ -88,13 +96,13 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
     ann_id = sent_id = 0
     for index, split in enumerate(split_of):
         rng = image_rng(seed, index)
-        scene = render_scene(rng, image_size)
+        scene = render_scene(rng, image_size, heldout_styles=split == 'heldout_scenes')
         image_id = index + 1
         file_name = f'synth_{image_id:06d}.jpg'
         cv2.imwrite(str(out / 'images' / file_name), scene.image,
                     [cv2.IMWRITE_JPEG_QUALITY, 95])
         images.append({'id': image_id, 'file_name': file_name, 'height': image_size,
-                       'width': image_size})
+                       'width': image_size, 'style': scene.style.to_json()})
         ann_ids = []
         for shape, mask in zip(scene.shapes, scene.masks):
             polygons = mask_to_polygons(mask)
@@ -181,7 +189,10 @@ def _write_readme(path: Path, stats: dict[str, Any]) -> None:
         f"{stats['num_annotations']} shape annotations.",
         '',
         'RefCOCO release layout: `instances.json` (COCO), `refs(unc).p`, `images/`. '
-        'testA and testB follow the same distribution. Every sentence names exactly one '
+        'testA and testB follow the same distribution. heldout_scenes has sentences like '
+        "val's over images drawn with styles no other split shows: "
+        + ', '.join(s for styles in HELDOUT_STYLES.values() for s in styles)
+        + " (each image's `style` in `instances.json`). Every sentence names exactly one "
         'shape of its image. `sentences.json` records the expression and family of each '
         'sentence.',
         '',
@@ -269,6 +280,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     parser.add_argument('--num-heldout', type=int, default=None,
                         help='images of the heldout_phrasing split (default: as many as '
                              '--num-val)')
+    parser.add_argument('--num-heldout-scenes', type=int, default=300,
+                        help='images of the heldout_scenes split (held-out styles)')
     parser.add_argument('--image-size', type=int, default=128)
     parser.add_argument('--refs-per-image', type=int, nargs=2, default=(1, 3),
                         metavar=('MIN', 'MAX'),
@@ -302,7 +315,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
                                  min_refs_per_image=args.refs_per_image[0],
                                  min_sents_per_ref=args.sents_per_ref[0],
                                  family_weights=weights,
-                                 num_heldout_images=args.num_heldout)
+                                 num_heldout_images=args.num_heldout,
+                                 num_heldout_scenes_images=args.num_heldout_scenes)
     if args.format != 'refer':
         # Imported here: the refer format needs neither mmengine nor webdataset.
         from sgseg.datasets.converters import rewrite_refer_as

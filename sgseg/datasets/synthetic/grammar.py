@@ -28,6 +28,8 @@ _KIND_WORDS: dict[str, tuple[str, ...]] = {
     'hexagon': ('hexagon',), 'heart': ('heart',),
     'crescent': ('crescent', 'moon', 'crescent moon'), 'oval': ('oval', 'ellipse'),
     'arrow': ('arrow',),
+    'pentagon': ('pentagon',), 'octagon': ('octagon',), 'rectangle': ('rectangle',),
+    'semicircle': ('semicircle',), 'trapezoid': ('trapezoid',), 'cloud': ('cloud',),
 }
 _GENERIC_NOUNS = ('shape', 'one', 'object', 'thing', 'item', 'figure')
 _GENERIC_PLURALS = ('shapes', 'objects', 'things', 'items', 'figures')
@@ -305,12 +307,14 @@ _SIZE_ORDERS = ('large', 'small')
 
 
 def _target_phrase(rng: np.random.Generator, shape: ShapeInfo, min_attributes: int) -> Phrase:
-    """A phrase naming a random subset (colour and kind usually) of the shape's attributes."""
+    """A phrase naming a random subset (colour and kind usually) of the shape's attributes
+    (at most those it has: a shape between the size bands has no size word)."""
     keep = {'kind': rng.random() < 0.9, 'colour': rng.random() < 0.9,
-            'size': rng.random() < 0.6, 'texture': rng.random() < 0.6}
-    missing = [a for a in _ATTRIBUTES if not keep[a]]
+            'size': rng.random() < 0.6 and shape.size is not None,
+            'texture': rng.random() < 0.6}
+    missing = [a for a in _ATTRIBUTES if not keep[a] and getattr(shape, a) is not None]
     rng.shuffle(missing)
-    while sum(keep.values()) < min_attributes:
+    while sum(keep.values()) < min_attributes and missing:
         keep[missing.pop()] = True
     return Phrase(**{a: getattr(shape, a) for a in _ATTRIBUTES if keep[a]})
 
