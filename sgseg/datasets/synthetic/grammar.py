@@ -299,10 +299,10 @@ def describe(rng: np.random.Generator, expr: Expression, heldout: bool = False) 
 
 
 _ATTRIBUTES = ('kind', 'colour', 'size', 'texture')
-# Phrases of an ordered expression name little ("the leftmost one", "the biggest star"):
-# the chance that each attribute is named. A phrase naming nothing fits every other
-# image of a batch (a false negative for the contrastive loss), so only about a fifth do.
-_ORDER_PHRASE = {'kind': 0.65, 'colour': 0.45, 'texture': 0.1, 'size': 0.1}
+# Phrases of an ordered expression name little ("the leftmost one", "the biggest star",
+# "the lowest striped one"): the attributes they may name.
+_ORDER_SUBSETS = ((), ('kind',), ('colour',), ('texture',), ('size',), ('kind', 'colour'),
+                  ('kind', 'texture'), ('colour', 'texture'), ('texture', 'size'))
 _SIZE_ORDERS = ('large', 'small')
 
 
@@ -369,17 +369,21 @@ def _anchor_phrase(shapes: Sequence[ShapeInfo], anchor: int,
 
 def _propose_order(rng: np.random.Generator, shapes: Sequence[ShapeInfo], target: int,
                    rank: int) -> Optional[Expression]:
-    """A superlative (rank 1) or ordinal: a few random phrases and orders, the first that
-    identifies the target."""
-    orders = list(ORDERS) if shapes[target].area is not None else list(ORDERS[:4])
-    for _ in range(4 * rank):  # a clear second or third is rarer than a clear first
+    """A superlative (rank 1) or ordinal: random phrases that at least two shapes fit (an
+    order over one shape says nothing) and random orders, the first that identifies the
+    target."""
+    shape = shapes[target]
+    phrases = [p for p in (Phrase(**{a: getattr(shape, a) for a in subset})
+                           for subset in _ORDER_SUBSETS)
+               if sum(phrase_matches(p, s) for s in shapes) >= 2]
+    orders = list(ORDERS) if shape.area is not None else list(ORDERS[:4])
+    for _ in range(4 * rank if phrases else 0):  # a clear second is rarer than a first
+        phrase = phrases[int(rng.integers(len(phrases)))]
         order = orders[int(rng.integers(len(orders)))]
-        leave_out = ('size',) if order in _SIZE_ORDERS else ()
-        phrase = _subset_phrase(rng, shapes[target], _ORDER_PHRASE, leave_out)
+        if order in _SIZE_ORDERS and phrase.size is not None:
+            continue
         expr = Expression(phrase, order=order, rank=rank)
-        # An order over a single shape ("the leftmost star" of one star) says nothing.
-        if (sum(phrase_matches(phrase, s) for s in shapes) >= 2
-                and identifies(expr, shapes, target)):
+        if identifies(expr, shapes, target):
             return expr
     return None
 
@@ -389,10 +393,8 @@ def _propose_comparative(rng: np.random.Generator, shapes: Sequence[ShapeInfo],
     """A comparative: a phrase that exactly two shapes fit, and an order that tells the
     target from the other one."""
     shape = shapes[target]
-    subsets = [(), ('kind',), ('colour',), ('texture',), ('kind', 'colour'), ('kind', 'size'),
-               ('kind', 'texture'), ('colour', 'texture'), ('colour', 'size')]
     pairs = []
-    for subset in subsets:
+    for subset in _ORDER_SUBSETS:
         phrase = Phrase(**{a: getattr(shape, a) for a in subset})
         if sum(phrase_matches(phrase, s) for s in shapes) == 2:
             pairs.append(phrase)
