@@ -81,6 +81,8 @@ HELDOUT_PHRASINGS: dict[str, tuple[str, str]] = {
                           'the red star, the red-coloured star, the star that is red'),
     'whose colour is': (r'\bwhose colour is\b', 'the star that is red'),
     'closest to': (r'\bclosest to\b', 'next to, nearest to, near, beside, close to, by'),
+    'of the pair': (r'\bof the pair\b', 'the bigger of the two stars'),
+    'counting from the': (r'\bcounting from the\b', 'the second star from the left'),
     'ball': (r'\bballs?\b', 'circle, disc'),
     'rhombus': (r'\brhombus(?:es)?\b', 'diamond'),
     'huge': (r'\bhuge\b', 'large, big'),
@@ -220,22 +222,27 @@ def _order_text(w: _Writer, expr: Expression) -> str:
     if expr.of_two:
         word = w.pick(_COMPARATIVES[order])
         # "the left of the two" reads as a place: left and right take "one".
-        forms = ['one of the two'] if order in ('left', 'right') else [
-            'of the two', 'one of the two', 'before']
+        one = 'one ' if order in ('left', 'right') else ''
+        forms = ['of the two', 'of the two', 'of the pair']
+        if not one:
+            forms += ['one of the two', 'before']
         form = w.pick(forms)
         if form == 'before':
             return f'the {word} {_phrase_text(w, target)[0]}'
         plural = _phrase_text(w, target, plural=True)[0]
-        return f'the {word} {"one " if form == "one of the two" else ""}of the two {plural}'
+        if form == 'of the pair':
+            return f'the {word} {one}of the pair of {plural}'
+        return f'the {word} {"one " if form == "one of the two" else one}of the two {plural}'
     if expr.rank > 1:
         nth = _ORDINALS[expr.rank]
         forms = ['nth superlative', 'nth superlative of the']
         if positional:
-            forms += ['nth from', 'nth from', 'after noun from']
+            forms += ['nth from', 'nth from', 'after noun from', 'counting from the']
         form = w.pick(forms)
-        if form == 'nth from':
+        if form in ('nth from', 'counting from the'):
+            counting = 'counting ' if form == 'counting from the' else ''
             return (f'the {nth} {_phrase_text(w, target, clause=False)[0]} '
-                    f'from the {_SIDE[order]}')
+                    f'{counting}from the {_SIDE[order]}')
         if form == 'after noun from':
             text = _phrase_text(w, target, clause=False)[0]
             return f'the {text} {nth} from the {_SIDE[order]}'
