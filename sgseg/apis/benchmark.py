@@ -461,3 +461,154 @@ def format_report(result: Dict[str, object]) -> str:
         else:
             lines.append(f'{key:<28} {value}')
     return '\n'.join(lines)
+
+
+STEP_PHASES = ('data', 'preprocess', 'text', 'forward', 'backward', 'optimizer')
+
+
+def _timed_steps(model: torch.nn.Module, optim_wrapper, batches: List[dict],
+                 times: Dict[str, List[float]]) -> None:
+    """Training steps on ``batches``, as ``BaseModel.train_step`` runs them, with the
+    seconds of each phase appended to ``times``.
+
+    ``text`` is the text encoder alone on the batch's tokens (with a feature cache:
+    the cache lookup, and the encoding of the sentences not yet in it); ``forward``
+    is the whole loss afterwards (its text lookup then hits the cache).
+    """
+    for data_batch in batches:
+        start = time.perf_counter()
+        data = model.data_preprocessor(data_batch, True)
+        marks = [time.perf_counter()]
+        with torch.no_grad():
+            model.text_encoder(data['inputs']['input_ids'], data['inputs']['attention_mask'])
+        marks.append(time.perf_counter())
+        with optim_wrapper.optim_context(model):
+            losses = model._run_forward(data, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        marks.append(time.perf_counter())
+        optim_wrapper.backward(loss)
+        marks.append(time.perf_counter())
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()
+        marks.append(time.perf_counter())
+        for phase, begin, end in zip(STEP_PHASES[1:], [start] + marks[:-1], marks):
+            times[phase].append(end - begin)
+
+
+def iters_in_budget(budget_s: float, step_s: float, batch: int, sentences: int,
+                    cold_per_sentence_s: float) -> int:
+    """Iterations n of ``step_s`` each that fit in ``budget_s`` when each of the
+    first ``sentences`` distinct sentences drawn also costs ``cold_per_sentence_s``
+    once (``n x step + min(sentences, n x batch) x cold <= budget``)."""
+    n = int(budget_s // (step_s + batch * cold_per_sentence_s))
+    if n * batch <= sentences:
+        return n
+    return max(int((budget_s - sentences * cold_per_sentence_s) // step_s), sentences // batch)
+
+
+def run_step_benchmark(cfg: Config, iters: int = 20, warmup: int = 3,
+                       work_dir: Optional[str] = None) -> Dict[str, float]:
+    """The config's whole training step through the Runner, and where its time goes.
+
+    Three passes in one process over the same ``warmup + iters`` batches of the
+    config's training dataloader (its sampler seeded by the config's seed), the
+    first ``warmup`` of each left out of the medians:
+
+    1. ``runner.train()`` of that many iterations, the text feature cache emptied
+       first (a run's first steps): the Runner's own per-iteration time
+       (``IterTimerHook``: data loading, hooks, ``train_step``) and data time;
+    2. the same steps timed per phase (:data:`STEP_PHASES`), the cache emptied again:
+       the text encoder's cost on sentences it has not seen (``text_cold``);
+    3. the same batches once more, every sentence cached: the steady step
+       (``step_warm_s``, the sum of the phases, data loading from pass 2).
+
+    With a feature cache, ``run_estimate_s`` estimates a whole run of the config's
+    ``train_cfg.max_iters``: that many warm steps, plus the Runner's overhead, plus
+    one cold encoding per distinct training sentence seen
+    (``min(len(dataset), max_iters x batch)``), and ``iters_in_420s`` how many
+    iterations fit in 7 minutes on that basis.
+
+    Args:
+        cfg: a training config (model, ``train_dataloader``, ``optim_wrapper``).
+        iters: timed iterations per pass.
+        warmup: iterations per pass left out of the medians.
+        work_dir: where the Runner writes its log; a temporary folder when None.
+
+    Returns:
+        dict: ``step_runner_cold_s``, ``step_runner_data_s``, per phase
+        ``step_<phase>_s`` (warm) and ``step_text_cold_s``, ``step_warm_s``,
+        ``step_<phase>_share`` (of ``step_warm_s``), ``step_hooks_s`` (the Runner's
+        cold step less the cold phases), and with a feature cache
+        ``text_cold_per_sentence_s``, ``train_sentences``, ``run_estimate_s``,
+        ``iters_in_420s``.
+    """
+    import tempfile
+
+    from mmengine.runner import Runner
+    register_all_modules(init_default_scope=False)
+    cfg = copy.deepcopy(cfg)
+    total = warmup + iters
+    max_iters = cfg.train_cfg.get('max_iters')
+    cfg.train_cfg.update(max_iters=total, val_interval=total + 1)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.param_scheduler = None
+    hooks = cfg.get('default_hooks', {})
+    if hooks.get('checkpoint') is not None:
+        hooks.checkpoint.update(interval=total + 1, save_last=False)
+    if hooks.get('logger') is not None:
+        hooks.logger.interval = total + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg.work_dir = work_dir or tmp
+        runner = Runner.from_cfg(cfg)
+        model = runner.model
+        text = model.text_encoder
+        cache = text._cache if getattr(text, 'cache_features', False) else None
+        if cache is not None:
+            cache.clear()
+        runner.train()
+        history = runner.message_hub.get_scalar
+        out: Dict[str, float] = {}
+        for key, name in (('time', 'step_runner_cold_s'), ('data_time', 'step_runner_data_s')):
+            values = sorted(history(f'train/{key}').data[0][warmup:])
+            out[name] = values[len(values) // 2]
+        optim_wrapper = runner.optim_wrapper
+        loader = runner.build_dataloader(cfg.train_dataloader, seed=runner.seed)
+        batches, data_times = [], []
+        loader_iter = iter(loader)
+        for _ in range(total):
+            start = time.perf_counter()
+            batches.append(next(loader_iter))
+            data_times.append(time.perf_counter() - start)
+        model.train()
+        passes = []
+        for _ in range(2):  # cold, then warm
+            if cache is not None and not passes:
+                cache.clear()
+            times: Dict[str, List[float]] = {phase: [] for phase in STEP_PHASES[1:]}
+            _timed_steps(model, optim_wrapper, batches, times)
+            passes.append({phase: sorted(v[warmup:])[len(v[warmup:]) // 2]
+                           for phase, v in times.items()})
+            if cache is None:
+                break
+    cold, warm = passes[0], passes[-1]
+    warm['data'] = sorted(data_times[warmup:])[iters // 2]
+    for phase in STEP_PHASES:
+        out[f'step_{phase}_s'] = warm[phase]
+    out['step_text_cold_s'] = cold['text']
+    out['step_warm_s'] = sum(warm.values())
+    for phase in STEP_PHASES:
+        out[f'step_{phase}_share'] = warm[phase] / out['step_warm_s']
+    out['step_hooks_s'] = max(0., out['step_runner_cold_s'] - out['step_runner_data_s']
+                              - sum(cold.values()))
+    batch = cfg.train_dataloader.batch_size
+    if cache is not None and max_iters:
+        out['text_cold_per_sentence_s'] = (cold['text'] - warm['text']) / batch
+        out['train_sentences'] = len(loader.dataset)
+        seen = min(len(loader.dataset), max_iters * batch)
+        step = out['step_warm_s'] + out['step_hooks_s']
+        out['run_estimate_s'] = max_iters * step + seen * out['text_cold_per_sentence_s']
+        out['run_estimate_iters'] = max_iters
+        out['iters_in_420s'] = iters_in_budget(420., step, batch, len(loader.dataset),
+                                               out['text_cold_per_sentence_s'])
+    out['threads'] = torch.get_num_threads()
+    return out

@@ -5,6 +5,8 @@ python tools/analysis_tools/benchmark.py CONFIG [--batch-size 32] [--repeats 3] 
 python tools/analysis_tools/benchmark.py CONFIG --eval-split val [--checkpoint CKPT] \
     [--max-images N]   (only the end-to-end evaluation of the split: per sentence
     against per image)
+python tools/analysis_tools/benchmark.py CONFIG --default-step [--step-iters 20]
+    (only the whole training step through the Runner, data loading included, per phase)
 """
 import argparse
 import json
@@ -17,7 +19,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from sgseg.apis.benchmark import format_report, run_benchmark, run_eval_benchmark  # noqa: E402
+from sgseg.apis.benchmark import (format_report, run_benchmark, run_eval_benchmark,  # noqa: E402
+                                  run_step_benchmark)
 from sgseg.utils import set_num_threads  # noqa: E402
 
 
@@ -32,6 +35,14 @@ def main():
                              "config's data, one sample per sentence against one per image")
     parser.add_argument('--max-images', type=int,
                         help='with --eval-split: the sentences of the first N images only')
+    parser.add_argument('--default-step', action='store_true',
+                        help="only time the config's training step through the Runner "
+                             '(data loading, text feature cache cold and warm, forward, '
+                             'backward, optimizer, hooks) at its own batch size, and '
+                             'estimate a whole run of its max_iters')
+    parser.add_argument('--step-iters', type=int, default=20,
+                        help='with --default-step: timed iterations per pass (after 3 '
+                             'left out)')
     parser.add_argument('--batch-size', type=int, default=32, help='training batch')
     parser.add_argument('--eval-batch-size', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
@@ -49,7 +60,9 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    if args.eval_split:
+    if args.default_step:
+        result = run_step_benchmark(cfg, args.step_iters)
+    elif args.eval_split:
         result = run_eval_benchmark(cfg, args.eval_split, args.checkpoint, args.repeats,
                                     args.device, args.max_images)
     else:
