@@ -195,9 +195,11 @@ def test_flipped_synthetic_sentences_still_identify_their_target():
         for target in range(len(scene.shapes)):
             for expr in synthetic.refer(rng, scene.shapes, target, num=3):
                 wording = copy.deepcopy(rng)
-                text = synthetic.describe(rng, expr)
+                # every 4th scene in the held-out phrasings ("furthest to the left", ...)
+                heldout = index % 4 == 3
+                text = synthetic.describe(rng, expr, heldout=heldout)
                 mirrored_expr = mirror_expression(expr)
-                mirrored_text = synthetic.describe(wording, mirrored_expr)
+                mirrored_text = synthetic.describe(wording, mirrored_expr, heldout=heldout)
                 text = text[0].upper() + text[1:] + '.' if index % 2 else text
                 results = flip(dict(img=scene.image.copy(), text=text, img_path=str(index),
                                     gt_seg_map=scene.masks[target].copy()))
