@@ -137,13 +137,35 @@ def patch_maps(maps: Mapping[str, np.ndarray],
     return {name: m for name, m in maps.items() if tuple(m.shape) == tuple(grid_size)}
 
 
+def label_colors(labels: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 RGB colour of each integer label: hues spread by the golden ratio,
+    so neighbouring labels differ and a label keeps its colour in every picture."""
+    hue = (labels.astype(np.float64) * 0.618034) % 1.0
+    hsv = np.stack([hue * 179, np.full_like(hue, 200), np.full_like(hue, 255)], axis=-1)
+    return cv2.cvtColor(hsv.astype(np.uint8).reshape(-1, 1, 3),
+                        cv2.COLOR_HSV2RGB).reshape(*labels.shape, 3)
+
+
+def label_overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """An integer map (any size; e.g. each patch's group) blended over an RGB image, one
+    colour per label, resized without interpolating labels."""
+    labels = cv2.resize(labels.astype(np.int32), (image.shape[1], image.shape[0]),
+                        interpolation=cv2.INTER_NEAREST)
+    return ((1 - alpha) * image + alpha * label_colors(labels)).astype(np.uint8)
+
+
 def draw_patch_maps(image: np.ndarray, maps: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Each patch map (h, w), min-max normalised, as a heat map over the image, titled
-    with its name; the tiles side by side."""
+    """Each patch map (h, w) over the image, titled with its name; the tiles side by
+    side. An integer map is a label map (a colour per label, :func:`label_overlay`);
+    any other is min-max normalised and drawn as a heat map."""
     tiles = []
     for name, amap in maps.items():
-        amap = (amap - amap.min()) / max(float(amap.max() - amap.min()), 1e-12)
-        tiles.append(title_bar(heatmap(image, amap), [name]))
+        if np.issubdtype(amap.dtype, np.integer):
+            tile = label_overlay(image, amap)
+        else:
+            amap = (amap - amap.min()) / max(float(amap.max() - amap.min()), 1e-12)
+            tile = heatmap(image, amap)
+        tiles.append(title_bar(tile, [name]))
     return np.concatenate(tiles, axis=1)
 
 

@@ -130,7 +130,10 @@ class BaseRefSegmentor(BaseSegmentor):
         train_cfg: training options (keys declared by the subclass).
         test_cfg: inference options; common to all methods:
 
-            - ``threshold``: tau (0.5) on the min-max normalised score map.
+            - ``threshold``: tau (0.5) on the score map.
+            - ``min_max``: min-max normalise each score map (at the original size)
+              before the threshold (True); a method whose scores already mean the
+              same in every image (a probability) may turn it off.
             - ``seed``: None, or an int seeding one generator per image by (seed,
               image id) (:func:`image_key`) for methods that draw at test time.
             - ``crf``: None, or a post-processor config (``dict(type='DenseCRF')``).
@@ -139,8 +142,9 @@ class BaseRefSegmentor(BaseSegmentor):
 
     OPTION_SCHEMAS = dict(
         train_cfg=dict(),
-        test_cfg=dict(threshold=float, seed=(int, type(None)), crf=(dict, type(None))))
-    TEST_CFG_DEFAULTS = dict(threshold=0.5, seed=None, crf=None)
+        test_cfg=dict(threshold=float, min_max=bool, seed=(int, type(None)),
+                      crf=(dict, type(None))))
+    TEST_CFG_DEFAULTS = dict(threshold=0.5, min_max=True, seed=None, crf=None)
 
     def __init__(self,
                  backbone: dict,
@@ -248,15 +252,16 @@ class BaseRefSegmentor(BaseSegmentor):
         text = self.encode_text(inputs)
         feats, grid = self.encode_image(inputs['imgs'])
         owner = self.owner(inputs)
-        return self.score_pairs(feats, grid, text, owner,
-                                self.image_generators(data_samples, owner, feats.shape[0]))
+        generators = self.image_generators(data_samples, owner, inputs['imgs'].shape[0])
+        return self.score_pairs(feats, grid, text, owner, generators)
 
     def score_pairs(self, feats: torch.Tensor, grid: Tuple[int, int], text: torch.Tensor,
                     owner: torch.Tensor, generators: Generators) -> PairScores:
         """Grid scores of (image, sentence) pairs; each image is encoded once.
 
         Args:
-            feats: (B_i, ...) features of B_i images (:meth:`encode_image`).
+            feats: the features of B_i images (:meth:`encode_image`): a (B_i, ...)
+                tensor, or any structure of them the method reads.
             grid: (h, w).
             text: (P, D) sentence features of P sentences (:meth:`encode_text`).
             owner: (P,) index of each sentence's image.
@@ -272,8 +277,8 @@ class BaseRefSegmentor(BaseSegmentor):
         """Score map and mask at the original image size for each sentence.
 
         ``data_samples`` are the P sentences (their images given by :meth:`owner`).
-        Each returned sample carries ``seg_logits`` ((1, H0, W0) min-max normalised
-        scores), ``pred_sem_seg`` ((1, H0, W0) uint8 mask at ``test_cfg.threshold``),
+        Each returned sample carries ``seg_logits`` ((1, H0, W0) scores, min-max
+        normalised unless ``test_cfg.min_max`` is False), ``pred_sem_seg`` ((1, H0, W0) uint8 mask at ``test_cfg.threshold``),
         each intermediate map of :meth:`score_pairs` under its name (their names in
         ``metainfo['map_names']``) and ``metainfo['grid_size']``.
         """
@@ -303,11 +308,10 @@ class BaseRefSegmentor(BaseSegmentor):
                 ds.set_metainfo(dict(grid_size=grid, map_names=tuple(maps)))
         return list(data_samples)
 
-    @staticmethod
-    def to_original_size(scores: torch.Tensor, meta: dict,
+    def to_original_size(self, scores: torch.Tensor, meta: dict,
                          pad_shape: Sequence[int]) -> torch.Tensor:
-        """Grid scores (..., h, w) -> min-max normalised scores (..., H0, W0) at
-        ``ori_shape``, each map normalised on its own."""
+        """Grid scores (..., h, w) -> scores (..., H0, W0) at ``ori_shape``, each map
+        min-max normalised on its own (unless ``test_cfg.min_max`` is False)."""
         img_h, img_w = meta.get('img_shape', pad_shape)[:2]
         x = scores.reshape(-1, 1, *scores.shape[-2:])
         if (img_h, img_w) != tuple(pad_shape):
@@ -316,6 +320,8 @@ class BaseRefSegmentor(BaseSegmentor):
             x = x[..., :img_h, :img_w]
         ori_h, ori_w = meta['ori_shape'][:2]
         x = F.interpolate(x, size=(ori_h, ori_w), mode='bilinear', align_corners=False)[:, 0]
+        if not self.test_cfg.get('min_max', True):
+            return x.reshape(*scores.shape[:-2], ori_h, ori_w)
         low = x.amin(dim=(-2, -1), keepdim=True)
         high = x.amax(dim=(-2, -1), keepdim=True)
         x = (x - low) / (high - low).clamp_min(1e-12)
