@@ -32,8 +32,13 @@ def shrink(model: dict) -> dict:
     model['embed_dims'] = 32
     model['data_preprocessor'].update(tokenizer=TOKENIZER, max_length=16)
     model['backbone'].update(model_name='vit_tiny_patch16_224', img_size=IMG, patch_size=PATCH,
-                             embed_dim=24, depth=1, num_heads=2, drop_path_rate=0.,
-                             pretrained=False)
+                             embed_dim=24, num_heads=2, drop_path_rate=0., pretrained=False)
+    if model['backbone']['type'] == 'GroupingViT':
+        # group counts are kept, one block per stage
+        model['backbone']['depths'] = [1] * len(model['backbone']['depths'])
+        model['proj_hidden_dims'] = 32
+    else:
+        model['backbone']['depth'] = 1
     text = model['text_encoder']
     text.pop('path', None)
     text['config'] = TINY_BERT

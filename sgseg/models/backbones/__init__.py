@@ -1,3 +1,4 @@
+from .grouping_vit import GroupingViT
 from .timm_vit import TimmViT
 
-__all__ = ['TimmViT']
+__all__ = ['GroupingViT', 'TimmViT']

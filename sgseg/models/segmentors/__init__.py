@@ -1,4 +1,5 @@
 from .base_refseg import BaseRefSegmentor
+from .groupvit import GroupViT
 from .shatter_and_gather import ShatterAndGather
 
-__all__ = ['BaseRefSegmentor', 'ShatterAndGather']
+__all__ = ['BaseRefSegmentor', 'GroupViT', 'ShatterAndGather']

