@@ -40,3 +40,55 @@ def test_cached_features_are_the_same_whatever_the_batch():
     feats_b, mask = encoder(*batch(sentences, 16))
     assert torch.equal(feats_a, feats_b) and feats_a.shape == (6, 16, 16)
     assert (feats_b[mask == 0] == 0).all()
+
+
+def random_sentences(lengths, vocab, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randint(1, vocab, (n, ), generator=gen) for n in lengths]
+
+
+def test_packed_sentences_get_the_bits_they_get_alone_and_match_the_hf_forward():
+    register_all_modules()
+    torch.manual_seed(0)
+    encoder = MODELS.build(dict(type='HFTextEncoder', frozen=True, cache_features=True,
+                                config=dict(vocab_size=300, hidden_size=64,
+                                            num_hidden_layers=2, num_attention_heads=4,
+                                            intermediate_size=128)))
+    assert encoder.packing_is_exact()
+    sentences = random_sentences([3, 17, 8, 8, 40, 3, 25, 8] * 5, 300)
+    packed = encoder.encode_sentences(sentences, list(range(len(sentences))))
+    for company in ([0], [4, 1], list(range(7, 40, 3))):
+        apart = encoder.encode_sentences([sentences[i] for i in company], company)
+        for i in company:
+            assert torch.equal(apart[i], packed[i])
+    with torch.no_grad():
+        for i, ids in enumerate(sentences[:8]):
+            hf = encoder.encode(ids[None], torch.ones_like(ids[None]))[0]
+            torch.testing.assert_close(packed[i], hf, rtol=0, atol=1e-5)
+    # two threads asked for: the packed call runs on one, so the bits stay the same
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        again = encoder.encode_sentences(sentences[:5], list(range(5)))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(again[i], packed[i]) for i in range(5))
+
+
+def test_row_dependent_matrix_products_turn_packing_off(monkeypatch):
+    register_all_modules()
+    encoder = MODELS.build(dict(type='HFTextEncoder', config=BERT, frozen=True,
+                                cache_features=True))
+    linear = torch.nn.functional.linear
+
+    def rows_matter(x, weight, bias=None):  # a BLAS whose rows depend on the row count
+        return linear(x, weight, bias) + 1e-3 * (x.numel() // x.shape[-1] % 3)
+
+    monkeypatch.setattr(torch.nn.functional, 'linear', rows_matter)
+    sentences = [[1] + t.tolist() for t in random_sentences([3, 9, 5, 12], 100)]
+    feats_a, _ = encoder(*batch(sentences, 14))
+    assert encoder._packing_exact is False  # probed once, then one sentence per call
+    encoder._cache.clear()
+    encoder(*batch(sentences[2:], 13))
+    feats_b, _ = encoder(*batch(sentences, 14))
+    assert torch.equal(feats_a, feats_b)

@@ -1,7 +1,11 @@
-from typing import Dict, Optional, Tuple
+import contextlib
+from collections import defaultdict
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.logging import print_log
 from transformers import AutoModel, BertConfig
 
 from sgseg.registry import MODELS
@@ -24,21 +28,39 @@ class HFTextEncoder(nn.Module):
             encoder (tests, training from scratch).
         frozen: freeze the encoder and keep it in eval mode.
         cache_features: with ``frozen``, remember the features of each distinct token
-            sequence, so a sentence is encoded once per run. A sentence missing from
-            the cache is encoded alone, without padding: its cached features are then
-            bitwise the same whatever batch it first came in (in a batch, the padding
-            length and the batch size change the order of floating-point sums, by
-            about 1e-7), so a resumed run, which refills the cache from other
-            batches, and a multi-process evaluation see the same features as an
-            uninterrupted single-process run. The price is one encoder call per
-            distinct sentence, once per run.
+            sequence, so a sentence is encoded once per run. A sentence's cached
+            features are bitwise the same whatever batch it first came in, so a
+            resumed run, which refills the cache from other batches, and a
+            multi-process evaluation see the same features as an uninterrupted
+            single-process run (in a padded batch they are not: the padding length
+            and the batch size change the order of floating-point sums, by about
+            1e-7). See ``pack_uncached`` for how.
+        pack_uncached: with ``cache_features``, a BERT encoder and the CPU, encode the
+            uncached sentences of a batch together, unpadded: their tokens are
+            stacked into one (T, C) matrix for every linear layer, layer norm and
+            activation (T >= :attr:`MIN_PACKED_TOKENS`, topped up with zero rows),
+            and attention runs on the sentences of each length as a batch, on one
+            thread. A matrix product of at least 16 rows gives each row the same
+            bits whatever the other rows on one CPU thread (fewer rows take another
+            kernel, and two threads split the sums differently); everything else
+            works per token or per sentence; so a sentence's features do not depend
+            on the others. This is checked once per process on a probe
+            (:meth:`packing_is_exact`); where it fails, or with False, or off the
+            CPU, or for another architecture, an uncached sentence is encoded
+            alone (one encoder call per distinct sentence, 2-3x slower).
     """
+
+    #: fewest rows in the matrix products of one packed call
+    MIN_PACKED_TOKENS = 64
+    #: most sentences in one packed call
+    MAX_PACKED_SENTENCES = 256
 
     def __init__(self,
                  path: Optional[str] = None,
                  config: Optional[dict] = None,
                  frozen: bool = False,
-                 cache_features: bool = False):
+                 cache_features: bool = False,
+                 pack_uncached: bool = True):
         super().__init__()
         if (path is None) == (config is None):
             raise ValueError('text_encoder needs exactly one of `path` (a Hugging Face '
@@ -54,7 +76,9 @@ class HFTextEncoder(nn.Module):
         self.embed_dims = self.encoder.config.hidden_size
         self.frozen = frozen
         self.cache_features = cache_features and frozen
+        self.pack_uncached = pack_uncached
         self._cache: Dict[bytes, torch.Tensor] = {}
+        self._packing_exact: Optional[bool] = None
         if frozen:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
@@ -87,13 +111,134 @@ class HFTextEncoder(nn.Module):
             return self.encode(input_ids, attention_mask), attention_mask
         lengths = attention_mask.sum(dim=1).tolist()
         keys = [ids[:n].cpu().numpy().tobytes() for ids, n in zip(input_ids, lengths)]
-        with torch.no_grad():
-            for i, key in enumerate(keys):
-                if key not in self._cache:
-                    n = lengths[i]
-                    self._cache[key] = self.encode(input_ids[i:i + 1, :n],
-                                                   attention_mask[i:i + 1, :n])[0].clone()
+        missing = {}
+        for i, key in enumerate(keys):
+            if key not in self._cache and key not in missing:
+                missing[key] = input_ids[i, :lengths[i]]
+        if missing:
+            self._cache.update(self.encode_sentences(list(missing.values()),
+                                                     list(missing.keys())))
         out = input_ids.new_zeros((*input_ids.shape, self.embed_dims), dtype=torch.float32)
         for i, key in enumerate(keys):
             out[i, :lengths[i]] = self._cache[key]
         return out, attention_mask
+
+    def encode_sentences(self, sentences: List[torch.Tensor],
+                         keys: List[bytes]) -> Dict[bytes, torch.Tensor]:
+        """Features of unpadded sentences, each bitwise independent of the others.
+
+        Args:
+            sentences: S token-id sequences, (L_s, ) each, [CLS] first.
+            keys: S keys to return the features under.
+
+        Returns:
+            dict: key -> (L_s, C) features.
+        """
+        feats = {}
+        with torch.no_grad():
+            if not self._use_packing(sentences[0].device):
+                for ids, key in zip(sentences, keys):
+                    ids = ids[None]
+                    feats[key] = self.encode(ids, torch.ones_like(ids))[0].clone()
+                return feats
+            with _one_thread():
+                for start in range(0, len(sentences), self.MAX_PACKED_SENTENCES):
+                    chunk = slice(start, start + self.MAX_PACKED_SENTENCES)
+                    for key, value in zip(keys[chunk], self._encode_packed(sentences[chunk])):
+                        feats[key] = value
+        return feats
+
+    def _encode_packed(self, sentences: List[torch.Tensor]) -> List[torch.Tensor]:
+        """S sentences (L_s, ) -> their (L_s, C) features, packed (see ``pack_uncached``)."""
+        bert = self.encoder
+        by_length = defaultdict(list)
+        for i, ids in enumerate(sentences):
+            by_length[len(ids)].append(i)
+        groups = [(length, members) for length, members in by_length.items()]
+        rows = [bert.embeddings(input_ids=torch.stack([sentences[i] for i in members]))
+                .reshape(-1, self.embed_dims) for length, members in groups]
+        num_tokens = sum(len(ids) for ids in sentences)
+        pad = max(0, self.MIN_PACKED_TOKENS - num_tokens)
+        if pad:
+            rows.append(rows[0].new_zeros(pad, self.embed_dims))
+        x = torch.cat(rows)
+        for layer in bert.encoder.layer:
+            attn = layer.attention.self
+            heads, head_dims = attn.num_attention_heads, attn.attention_head_size
+            q, k, v = attn.query(x), attn.key(x), attn.value(x)
+            context, offset = [], 0
+            for length, members in groups:
+                span = slice(offset, offset + len(members) * length)
+                shape = (len(members), length, heads, head_dims)
+                out = F.scaled_dot_product_attention(
+                    q[span].view(shape).transpose(1, 2), k[span].view(shape).transpose(1, 2),
+                    v[span].view(shape).transpose(1, 2), scale=attn.scaling)
+                context.append(out.transpose(1, 2).reshape(-1, self.embed_dims))
+                offset = span.stop
+            if pad:
+                context.append(x.new_zeros(pad, self.embed_dims))
+            x = layer.attention.output(torch.cat(context), x)
+            x = layer.output(layer.intermediate(x), x)
+        feats: List[Optional[torch.Tensor]] = [None] * len(sentences)
+        offset = 0
+        for length, members in groups:
+            for i in members:
+                feats[i] = x[offset:offset + length].clone()
+                offset += length
+        return feats
+
+    def _use_packing(self, device: torch.device) -> bool:
+        if (not self.pack_uncached or device.type != 'cpu'
+                or self.encoder.config.model_type != 'bert'):
+            return False
+        if self._packing_exact is None:
+            self._packing_exact = self.packing_is_exact()
+            if not self._packing_exact:
+                print_log('HFTextEncoder: on this CPU a sentence encoded packed with '
+                          'others does not get the same bits as alone; uncached sentences '
+                          'are encoded one at a time (slower, same guarantees)', 'current',
+                          level=30)
+        return self._packing_exact
+
+    def packing_is_exact(self) -> bool:
+        """Whether a sentence gets the same bits packed with any others, here.
+
+        Probes (on one thread) each shape of the encoder's linear layers at row counts
+        from 64 to 511 and row offsets, and the packed encoder on 14 sentences of 5
+        and 13 tokens against some of them packed alone or in other company.
+        """
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad(), _one_thread():
+            shapes = {(m.weight.shape, m.bias is not None) for m in self.encoder.modules()
+                      if isinstance(m, nn.Linear)}
+            for (out_dims, in_dims), bias in shapes:
+                weight = torch.randn(out_dims, in_dims, generator=gen) / in_dims**0.5
+                bias = torch.randn(out_dims, generator=gen) if bias else None
+                rows = torch.randn(512, in_dims, generator=gen)
+                full = F.linear(rows, weight, bias)
+                for start, num in ((0, 64), (7, 100), (100, 333), (1, 511)):
+                    if not torch.equal(F.linear(rows[start:start + num], weight, bias),
+                                       full[start:start + num]):
+                        return False
+            high = min(self.encoder.config.vocab_size, 1000)
+            sentences = [torch.randint(1, high, (5 + 8 * (i % 2), ), generator=gen)
+                         for i in range(14)]
+            together = self._encode_packed(sentences)
+            for company in ([0], [13], [12, 0, 3], [1, 2, 13]):
+                apart = self._encode_packed([sentences[i] for i in company])
+                if not all(torch.equal(together[i], f) for i, f in zip(company, apart)):
+                    return False
+        return True
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Runs the block on one torch CPU thread (restored after)."""
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
