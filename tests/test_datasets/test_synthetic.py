@@ -2,6 +2,7 @@ import json
 import pickle
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -426,3 +427,10 @@ def test_is_current(tmp_path, dataset):
     assert not synthetic.is_current(tmp_path)
     (tmp_path / 'stats.json').write_text('{not json')
     assert not synthetic.is_current(tmp_path)
+
+
+def test_docs_list_the_heldout_phrasings():
+    doc = (Path(__file__).parents[2] / 'docs/notes/synthetic_data.md').read_text()
+    section = doc.split('## The held-out phrasing split')[1].split('\n## ')[0]
+    rows = re.findall(r'^\| ([^|]+?) \| [^|]+ \| [^|]+ \|$', section, re.M)
+    assert rows[0] == "held-out phrasing" and rows[1:] == list(synthetic.HELDOUT_PHRASINGS)

@@ -45,7 +45,8 @@ from .render import image_rng, mask_to_polygons, render_scene
 
 __all__ = [
     'COLOURS', 'FAMILIES', 'GENERATOR_VERSION', 'HELDOUT_PATTERNS', 'HELDOUT_PHRASINGS',
-    'HELDOUT_STYLES', 'KINDS', 'ORDERS', 'RELATIONS', 'SENTENCES_FILE', 'SIZES', 'SPLITS', 'TEXTURES',
+    'HELDOUT_STYLES', 'KINDS', 'ORDERS', 'RELATIONS', 'SENTENCES_FILE', 'SIZES', 'SPLITS',
+    'TEXTURES',
     'Expression', 'Phrase', 'Scene', 'SceneStyle', 'ShapeInfo', 'batch_false_negative_rate',
     'classify_sentence', 'describe', 'expression_family', 'expression_from_dict',
     'expression_to_dict', 'identifies', 'image_rng', 'is_current', 'load_families', 'main',
