@@ -36,6 +36,7 @@ _GENERIC_PLURALS = ('shapes', 'objects', 'things', 'items', 'figures')
 _COLOUR_WORDS: dict[str, tuple[str, ...]] = {c: (c,) for c in COLOURS}
 _COLOUR_WORDS['purple'] = ('purple', 'violet')
 _COLOUR_WORDS['cyan'] = ('cyan', 'turquoise')
+_COLOUR_WORDS['grey'] = ('grey', 'gray')
 _SIZE_WORDS = {'small': ('small', 'little', 'tiny'), 'large': ('large', 'big', 'huge')}
 _TEXTURE_WORDS = {'solid': ('solid', 'plain'), 'striped': ('striped', 'stripy'),
                   'checkered': ('checkered', 'chequered', 'checkerboard')}
