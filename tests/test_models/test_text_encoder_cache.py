@@ -1,6 +1,7 @@
 """The text-feature cache: a sentence's cached features do not depend on its batch."""
 import torch
 
+from sgseg.models.text_encoders import hf_text_encoder
 from sgseg.registry import MODELS
 from sgseg.utils import register_all_modules
 
@@ -92,3 +93,52 @@ def test_row_dependent_matrix_products_turn_packing_off(monkeypatch):
     encoder(*batch(sentences[2:], 13))
     feats_b, _ = encoder(*batch(sentences, 14))
     assert torch.equal(feats_a, feats_b)
+
+
+def build_disk_cached(folder, seed=0):
+    register_all_modules()
+    torch.manual_seed(seed)
+    return MODELS.build(dict(type='HFTextEncoder', config=BERT, frozen=True,
+                             cache_features=True, disk_cache=str(folder)))
+
+
+def test_disk_cache_gives_a_later_run_the_same_bits_and_is_keyed_by_the_weights(tmp_path):
+    sentences = [[1] + t.tolist() for t in random_sentences([3, 9, 5, 12], 100)]
+    first = build_disk_cached(tmp_path)
+    feats_a, _ = first(*batch(sentences[:3], 12))
+    first(*batch(sentences[3:], 14))
+    assert len(list(tmp_path.glob('*/*.pt'))) == 2
+    later = build_disk_cached(tmp_path)
+    later.encode_sentences = None  # a later run encodes nothing: all read from disk
+    feats_b, _ = later(*batch(sentences[:3], 12))
+    assert torch.equal(feats_a, feats_b)
+    assert later.disk_cache_key(torch.device('cpu')) == first.disk_cache_key(torch.device('cpu'))
+    other = build_disk_cached(tmp_path)
+    with torch.no_grad():
+        other.encoder.encoder.layer[0].output.dense.weight[0, 0] += 1e-3
+    assert other.disk_cache_key(torch.device('cpu')) != first.disk_cache_key(torch.device('cpu'))
+    feats_c, _ = other(*batch(sentences[:3], 12))  # other weights: its own, empty folder
+    assert not torch.equal(feats_a, feats_c)
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_a_corrupted_disk_cache_file_is_ignored_with_a_warning(tmp_path, monkeypatch):
+    sentences = [[1] + t.tolist() for t in random_sentences([3, 9, 5, 12], 100)]
+    first = build_disk_cached(tmp_path)
+    feats_a, _ = first(*batch(sentences[:2], 10))
+    first(*batch(sentences[2:], 14))
+    files = sorted(tmp_path.glob('*/*.pt'), key=lambda p: p.stat().st_mtime)
+    files[0].write_bytes(files[0].read_bytes()[:-40])  # cut short
+    data = bytearray(files[1].read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    files[1].write_bytes(bytes(data))
+    later = build_disk_cached(tmp_path)
+    logged = []
+    monkeypatch.setattr(hf_text_encoder, 'print_log',
+                        lambda msg, logger=None, level=20: logged.append((level, msg)))
+    feats_b, _ = later(*batch(sentences[:2], 10))
+    warned = [msg for level, msg in logged if level == 30]
+    assert len(warned) == 2 and str(files[0]) in ' '.join(warned)
+    assert all(msg.startswith('text feature cache: ignored') for msg in warned)
+    assert logged[-1][1].endswith('0 sentence features read from 0 files, 2 ignored')
+    assert torch.equal(feats_a, feats_b) and len(later._cache) == 2  # encoded again

@@ -1,4 +1,8 @@
 import contextlib
+import glob
+import hashlib
+import io
+import os.path as osp
 from collections import defaultdict
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -8,6 +12,7 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from transformers import AutoModel, BertConfig
 
+from sgseg.engine.atomic_io import atomic_write_bytes
 from sgseg.registry import MODELS
 from sgseg.utils import resolve_model_path
 
@@ -48,6 +53,15 @@ class HFTextEncoder(nn.Module):
             (:meth:`packing_is_exact`); where it fails, or with False, or off the
             CPU, or for another architecture, an uncached sentence is encoded
             alone (one encoder call per distinct sentence, 2-3x slower).
+        disk_cache: with ``cache_features``, a folder (``~`` expanded) that also keeps
+            the features across runs, under ``<disk_cache>/<key>/``, the key a hash
+            of the encoder's config and weights, the way sentences are encoded
+            (packed or alone) and the torch version: a later run of the same encoder
+            (``tools/test.py`` after training, another seed, the inferencer) starts
+            warm with the very same bits. Read at the first forward (weights
+            loaded by then); each call that encodes new sentences adds one file,
+            written atomically. A file that does not load or whose checksum does not
+            match is ignored with a warning. None (default): in memory only.
     """
 
     #: fewest rows in the matrix products of one packed call
@@ -60,7 +74,8 @@ class HFTextEncoder(nn.Module):
                  config: Optional[dict] = None,
                  frozen: bool = False,
                  cache_features: bool = False,
-                 pack_uncached: bool = True):
+                 pack_uncached: bool = True,
+                 disk_cache: Optional[str] = None):
         super().__init__()
         if (path is None) == (config is None):
             raise ValueError('text_encoder needs exactly one of `path` (a Hugging Face '
@@ -79,6 +94,8 @@ class HFTextEncoder(nn.Module):
         self.pack_uncached = pack_uncached
         self._cache: Dict[bytes, torch.Tensor] = {}
         self._packing_exact: Optional[bool] = None
+        self.disk_cache = disk_cache if self.cache_features else None
+        self._disk_folder: Optional[str] = None
         if frozen:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
@@ -109,6 +126,8 @@ class HFTextEncoder(nn.Module):
                 with torch.no_grad():
                     return self.encode(input_ids, attention_mask), attention_mask
             return self.encode(input_ids, attention_mask), attention_mask
+        if self.disk_cache is not None and self._disk_folder is None:
+            self._open_disk_cache(input_ids.device)
         lengths = attention_mask.sum(dim=1).tolist()
         keys = [ids[:n].cpu().numpy().tobytes() for ids, n in zip(input_ids, lengths)]
         missing = {}
@@ -116,8 +135,10 @@ class HFTextEncoder(nn.Module):
             if key not in self._cache and key not in missing:
                 missing[key] = input_ids[i, :lengths[i]]
         if missing:
-            self._cache.update(self.encode_sentences(list(missing.values()),
-                                                     list(missing.keys())))
+            new = self.encode_sentences(list(missing.values()), list(missing.keys()))
+            self._cache.update(new)
+            if self._disk_folder is not None:
+                self._write_disk_cache(new)
         out = input_ids.new_zeros((*input_ids.shape, self.embed_dims), dtype=torch.float32)
         for i, key in enumerate(keys):
             out[i, :lengths[i]] = self._cache[key]
@@ -187,6 +208,44 @@ class HFTextEncoder(nn.Module):
                 offset += length
         return feats
 
+    def disk_cache_key(self, device: torch.device) -> str:
+        """The hash naming this encoder's folder in ``disk_cache`` (see the class)."""
+        digest = hashlib.sha256()
+        mode = 'packed' if self._use_packing(device) else 'alone'
+        digest.update(f'{mode} {device.type} torch {torch.__version__}\n'.encode())
+        digest.update(self.encoder.config.to_json_string().encode())
+        for name, value in sorted(self.encoder.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:24]
+
+    def _open_disk_cache(self, device: torch.device) -> None:
+        """Reads ``<disk_cache>/<key>/*.pt`` into the cache."""
+        folder = osp.join(osp.expanduser(self.disk_cache), self.disk_cache_key(device))
+        self._disk_folder = folder
+        files = sorted(glob.glob(osp.join(folder, '*.pt')))
+        read = ignored = 0
+        for path in files:
+            try:
+                with open(path, 'rb') as f:
+                    keys, feats = _unpack_features(f.read(), self.embed_dims)
+            except Exception as error:  # any unreadable or altered file is skipped
+                ignored += 1
+                print_log(f'text feature cache: ignored {path}: {error}', 'current',
+                          level=30)
+                continue
+            for key, value in zip(keys, feats):
+                self._cache.setdefault(key, value.to(device))
+            read += len(keys)
+        print_log(f'text feature cache on disk: {folder}: {read} sentence features read '
+                  f'from {len(files) - ignored} files' + (f', {ignored} ignored' if ignored
+                                                         else ''), 'current')
+
+    def _write_disk_cache(self, feats: Dict[bytes, torch.Tensor]) -> None:
+        data = _pack_features(list(feats.keys()), [v.cpu() for v in feats.values()])
+        name = hashlib.sha256(data).hexdigest()[:24]
+        atomic_write_bytes(data, osp.join(self._disk_folder, f'{name}.pt'))
+
     def _use_packing(self, device: torch.device) -> bool:
         if (not self.pack_uncached or device.type != 'cpu'
                 or self.encoder.config.model_type != 'bert'):
@@ -242,3 +301,31 @@ def _one_thread() -> Iterator[None]:
     finally:
         if threads > 1:
             torch.set_num_threads(threads)
+
+
+def _features_digest(keys: List[bytes], feats: List[torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for key, value in zip(keys, feats):
+        digest.update(len(key).to_bytes(8, 'little') + key)
+        digest.update(value.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _pack_features(keys: List[bytes], feats: List[torch.Tensor]) -> bytes:
+    """A disk-cache file: the token-id keys, the (L, C) features and their sha256."""
+    buffer = io.BytesIO()
+    torch.save(dict(keys=keys, feats=feats, sha256=_features_digest(keys, feats)), buffer)
+    return buffer.getvalue()
+
+
+def _unpack_features(data: bytes, embed_dims: int) -> Tuple[List[bytes], List[torch.Tensor]]:
+    """Reads :func:`_pack_features`'s bytes; ValueError if they do not check out."""
+    content = torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+    keys, feats = content['keys'], content['feats']
+    if len(keys) != len(feats) or _features_digest(keys, feats) != content['sha256']:
+        raise ValueError('checksum mismatch')
+    for key, value in zip(keys, feats):
+        if value.dtype != torch.float32 or value.shape != (len(key) // 8, embed_dims):
+            raise ValueError(f'a feature of shape {tuple(value.shape)} for '
+                             f'{len(key) // 8} tokens')
+    return keys, feats
