@@ -28,6 +28,9 @@ ABLATION_METRICS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM')
 # Keys an ablation may change; datasets, schedules and runtime belong to the base.
 DIFF_KEYS = ('model', 'model_wrapper_cfg')
 TEXT_FREE_BASELINES = ('whole_image', 'centre_ellipse')
+# The row of eval_schemes.py that is the model's own inference: ShatterAndGather's
+# 'fuse', another method's 'own'.
+OWN_ROWS = ('fuse', 'own')
 # An ablation config may list dotted keys it sets whole, not only where they differ from
 # its recipe: a slot-count ablation fixes K_g and K_s together, even where one of them
 # equals the recipe's, so that on another base it still means K_g x K_s slots.
@@ -288,7 +291,8 @@ def _run_one(name: str, seed: int, cfg: Config, work_dir: str, threads: int,
                    '--work-dir', test_dir, '--out', table], threads, log)
         with open(osp.splitext(table)[0] + '.json') as f:
             by_scheme = json.load(f)
-        result = dict(seed=seed, **{k: float(by_scheme['fuse'][k]) for k in ABLATION_METRICS},
+        own = next(by_scheme[row] for row in OWN_ROWS if row in by_scheme)
+        result = dict(seed=seed, **{k: float(own[k]) for k in ABLATION_METRICS},
                       schemes={s: {k: float(m[k]) for k in ABLATION_METRICS}
                                for s, m in by_scheme.items()})
     else:
@@ -377,7 +381,7 @@ def run_ablations(names: Sequence[str],
         if schemes:
             # The text-independent baselines do not depend on the model: listed once.
             entries += [(f'{name} [{scheme}]', [r['schemes'][scheme] for r in name_runs])
-                        for scheme in name_runs[0]['schemes'] if scheme != 'fuse'
+                        for scheme in name_runs[0]['schemes'] if scheme not in OWN_ROWS
                         and (scheme not in TEXT_FREE_BASELINES or name == names[0])]
         for entry, metrics in entries:
             results[entry] = dict(

@@ -95,7 +95,8 @@ class RefSegInferencer:
     Args:
         config: config file or Config holding ``model`` and ``test_dataloader``.
         checkpoint: checkpoint file loaded with mmengine's ``load_checkpoint``; None
-            keeps the freshly initialised weights (for tests only).
+            keeps the weights the config builds (random, or pretrained towers such as
+            a CLIP checkpoint's for MaskCLIP's zero-shot readout).
         device: torch device the model runs on.
         crf: turn DenseCRF post-processing on (the config's ``model.test_cfg.crf``
             post-processor if it names one, else ``DenseCRF()``). False leaves the

@@ -104,6 +104,10 @@ class TimmViT(nn.Module):
     def _forward_resized_pos_embed(self, x: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
         """The ViT's ``forward_features`` with its position embedding resized bilinearly
         (no anti-aliasing, corners not aligned) from the built grid to ``grid``."""
+        return self.vit.norm(self._run_blocks(self._embed_resized(x, grid)))
+
+    def _embed_resized(self, x: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+        """The tokens entering the blocks, the position embedding resized to ``grid``."""
         vit = self.vit
         patches = vit.patch_embed(x).flatten(1, 2)  # NHWC with a dynamic size
         prefix = self.num_prefix_tokens
@@ -118,9 +122,56 @@ class TimmViT(nn.Module):
                   if t is not None]
         x = torch.cat([*tokens, patches], dim=1)
         x = x + torch.cat([pos[:, :prefix], pos_grid], dim=1)
-        x = vit.norm_pre(vit.patch_drop(vit.pos_drop(x)))
+        return vit.norm_pre(vit.patch_drop(vit.pos_drop(x)))
+
+    def _run_blocks(self, x: torch.Tensor, blocks: Optional[nn.Sequential] = None) -> torch.Tensor:
+        """``blocks`` (all of the ViT's by default), checkpointed when asked."""
+        blocks = self.vit.blocks if blocks is None else blocks
         if self.grad_checkpointing and torch.is_grad_enabled():
-            x = checkpoint_seq(vit.blocks, x, use_reentrant=False)
-        else:
-            x = vit.blocks(x)
-        return vit.norm(x)
+            return checkpoint_seq(blocks, x, use_reentrant=False)
+        return blocks(x)
+
+    def _embed(self, x: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+        """(B, 3, H, W) -> the tokens entering the blocks (prefix tokens first)."""
+        if self.resize_pos_embed:
+            return self._embed_resized(x, grid)
+        vit = self.vit
+        return vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(x))))
+
+    def _grid(self, x: torch.Tensor) -> Tuple[int, int]:
+        return (x.shape[-2] // self.patch_size[0], x.shape[-1] // self.patch_size[1])
+
+    def forward_cls(self, x: torch.Tensor) -> torch.Tensor:
+        """The class token after the final LayerNorm, (B, C): the image embedding of a
+        CLIP-style ViT (before its projection)."""
+        if getattr(self.vit, 'cls_token', None) is None:
+            raise ValueError('backbone: this ViT has no class token to pool the image '
+                             'with (built with class_token=False)')
+        return self.vit.norm(self._run_blocks(self._embed(x, self._grid(x))))[:, 0]
+
+    def forward_value_path(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """Dense features read through the value path of the last block (MaskCLIP).
+
+        The last block's query-key attention is skipped: each token's LayerNorm'd input
+        goes through the value projection and the attention's output projection only
+        (no residual, no MLP), then the ViT's final LayerNorm, as the class token is
+        read.
+
+        Args:
+            x: (B, 3, H, W) normalised images.
+
+        Returns:
+            tuple: patch features (B, N, C) and the grid size.
+        """
+        grid = self._grid(x)
+        tokens = self._run_blocks(self._embed(x, grid), self.vit.blocks[:-1])
+        block = self.vit.blocks[-1]
+        attn = block.attn
+        if getattr(attn, 'gate', None) is not None or not hasattr(attn, 'qkv'):
+            raise ValueError('forward_value_path needs a ViT block with a fused qkv '
+                             'projection and no attention gate (timm Attention)')
+        B, N, _ = tokens.shape
+        # qkv's output is (q, k, v) concatenated, heads inside each
+        value = attn.qkv(block.norm1(tokens)).reshape(B, N, 3, -1)[:, :, 2]
+        value = attn.proj(attn.norm(value))
+        return self.vit.norm(value)[:, self.num_prefix_tokens:], grid

