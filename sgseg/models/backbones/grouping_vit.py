@@ -99,12 +99,23 @@ class CrossAttention(nn.Module):
         self.v_proj = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
         self.proj = nn.Linear(embed_dims, embed_dims)
 
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, C) -> (B, heads, L, C / heads)."""
+        return x.reshape(*x.shape[:2], self.num_heads, -1).transpose(1, 2)
+
     def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-        B, S, C = query.shape
-        heads = lambda t: t.reshape(B, t.shape[1], self.num_heads, -1).transpose(1, 2)  # noqa: E731
-        out = F.scaled_dot_product_attention(
-            heads(self.q_proj(query)), heads(self.k_proj(key)), heads(self.v_proj(key)))
-        return self.proj(out.transpose(1, 2).reshape(B, S, C))
+        """(B, S, C) queries attend to (B, N, C) keys -> (B, S, C)."""
+        out = F.scaled_dot_product_attention(self.split_heads(self.q_proj(query)),
+                                             self.split_heads(self.k_proj(key)),
+                                             self.split_heads(self.v_proj(key)))
+        return self.proj(out.transpose(1, 2).reshape(query.shape))
+
+
+class _TokenMlp(Mlp):
+    """An MLP over the token axis of (B, L, C) tokens."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
 
 
 class GroupingBlock(nn.Module):
@@ -145,8 +156,8 @@ class GroupingBlock(nn.Module):
         self.assign_eps = assign_eps
         self.norm_tokens = nn.LayerNorm(embed_dims)
         self.norm_x = nn.LayerNorm(embed_dims)
-        self.token_mlp = Mlp(num_group_tokens, int(token_mlp_ratio * embed_dims),
-                             num_output_groups)
+        self.token_mlp = _TokenMlp(num_group_tokens, int(token_mlp_ratio * embed_dims),
+                                   num_output_groups)
         self.norm_mixed = nn.LayerNorm(embed_dims)
         self.cross_attn = CrossAttention(embed_dims, num_heads)
         self.cross_mlp = Mlp(embed_dims, int(mlp_ratio * embed_dims))
@@ -174,7 +185,7 @@ class GroupingBlock(nn.Module):
         """
         x = self.norm_x(x)
         groups = self.norm_tokens(group_tokens)
-        groups = self.norm_mixed(self.token_mlp(groups.transpose(1, 2)).transpose(1, 2))
+        groups = self.norm_mixed(self.token_mlp(groups))
         groups = groups + self.cross_attn(groups, x)
         groups = self.cross_norm_out(groups + self.cross_mlp(self.cross_norm_mlp(groups)))
         q, k = self.assign_q(groups), self.assign_k(x)
@@ -221,9 +232,20 @@ class GroupingStage(nn.Module):
                                           num_output_groups, **grouping_kwargs)
 
     def forward(self, x: torch.Tensor, prev_groups: Optional[torch.Tensor],
-                generator: Optional[torch.Generator] = None):
-        """(B, N, C) tokens -> (segments, stage group tokens, hard, soft); the last three
-        are None in a stage without group tokens (which returns its tokens)."""
+                generator: Optional[torch.Generator] = None
+                ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor],
+                           Optional[torch.Tensor]]:
+        """
+        Args:
+            x: (B, N, C) image tokens (or the previous stage's segments).
+            prev_groups: (B, S_prev, C) group tokens of the previous stage, or None.
+            generator: draws the Gumbel noise in training.
+
+        Returns:
+            tuple: segments (B, S_out, C), this stage's group tokens (B, S_in, C), and
+            the hard and soft assignments (B, N, S_out); a stage without group tokens
+            returns its tokens (B, N, C) and three Nones.
+        """
         if self.group_token is None:
             return self.blocks(x), None, None, None
         groups = self.group_token.expand(x.shape[0], -1, -1)
@@ -233,13 +255,6 @@ class GroupingStage(nn.Module):
         x, groups = out[:, :-self.num_group_tokens], out[:, -self.num_group_tokens:]
         segments, hard, soft = self.grouping(x, groups, generator)
         return segments, groups, hard, soft
-
-
-class _TokenMlp(Mlp):
-    """An MLP over the token axis of (B, L, C) tokens."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.transpose(1, 2)).transpose(1, 2)
 
 
 @MODELS.register_module()
