@@ -32,43 +32,32 @@ step "evaluating $CKPT on val (overlays in $WORK/overlays)"
 $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" --show-dir "$WORK/overlays" \
     --out "$WORK/val_results.jsonl"
 
-step "evaluating $CKPT on heldout_phrasing (val-like images, phrasings never trained on)"
-$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
-    --cfg-options test_dataloader.dataset.split=heldout_phrasing \
-    --out "$WORK/heldout_phrasing_results.jsonl"
-
-step "evaluating $CKPT on held-out scenes (sentences like val's, styles no train image shows)"
-$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
-    --cfg-options test_dataloader.dataset.split=heldout_scenes \
-    --out "$WORK/heldout_scenes_results.jsonl"
-
 step "val results by sentence family"
 $PY tools/analysis_tools/results_by_family.py "$WORK/val_results.jsonl" --data "$DATA" \
     --out "$WORK/families.md"
 
-step "own val against the held-out splits (mIoU over sentences)"
-$PY - "$WORK" <<'PY'
-import json, os, sys
-work = sys.argv[1]
-miou = {}
-for split in ('val', 'heldout_phrasing', 'heldout_scenes'):
-    path = os.path.join(work, f'{split}_results.jsonl')
-    if os.path.isfile(path):
-        with open(path) as f:
-            ious = [json.loads(line)['iou'] for line in f if line.strip()]
-        miou[split] = 100 * sum(ious) / len(ious)
-for split, value in miou.items():
-    ratio = f' ({value / miou["val"]:.2f} x val)' if split != 'val' else ''
-    print(f'{split:>17}: mIoU {value:.2f}{ratio}')
-PY
+step "inference schemes and trivial baselines on val"
+$PY tools/analysis_tools/eval_schemes.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
+    --out "$WORK/schemes.md"
+
+step "held-out phrasing: val-like images, phrasings no training sentence uses"
+$PY tools/analysis_tools/eval_schemes.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
+    --cfg-options test_dataloader.dataset.split=heldout_phrasing \
+    --out "$WORK/heldout_phrasing_schemes.md"
+
+step "held-out scenes: sentences like val's, styles no training image shows"
+$PY tools/analysis_tools/eval_schemes.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
+    --cfg-options test_dataloader.dataset.split=heldout_scenes \
+    --out "$WORK/heldout_scenes_schemes.md"
+
+step "own val against the held-out splits, beside the text-independent baselines"
+$PY tools/analysis_tools/split_summary.py val="$WORK/schemes.json" \
+    heldout_phrasing="$WORK/heldout_phrasing_schemes.json" \
+    heldout_scenes="$WORK/heldout_scenes_schemes.json" --out "$WORK/splits.md"
 
 step "loss curve"
 $PY tools/analysis_tools/plot_curves.py "$WORK" --out "$WORK/loss_curve.png"
 
-step "inference schemes and trivial baselines on the same val set"
-$PY tools/analysis_tools/eval_schemes.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
-    --out "$WORK/schemes.md"
-
-step "done: $WORK/{loss_curve.png,overlays/,schemes.md,families.md,*_results.jsonl}"
+step "done: $WORK/{loss_curve.png,overlays/,splits.md,*schemes.md,families.md,val_results.jsonl}"
 echo "Web demo on this checkpoint (then open http://127.0.0.1:7860 in a browser):"
 echo "  $PY tools/web_demo.py $CONFIG $CKPT"

@@ -85,3 +85,42 @@ def report_table(rows: List[Dict[str, object]], title: str = '',
     if out:
         with open(out, 'w') as f:
             f.write(format_markdown(rows) + footer)
+
+
+def split_rows(results: Dict[str, Dict[str, Dict[str, float]]],
+               reference: str = 'val') -> List[Dict[str, object]]:
+    """One row per split: the method's own metrics, its mIoU as a share of the
+    reference split's, and the text-independent baselines' mIoU on the same split.
+
+    Args:
+        results: split name -> ``evaluate_schemes`` results (``{name: metrics}``); the
+            method's row is ``'fuse'`` (ShatterAndGather) or ``'own'`` (another method).
+        reference: the split the others are compared with (its row shows 1.00).
+
+    Returns:
+        list[dict]: rows for :func:`report_table`.
+    """
+    if reference not in results:
+        raise KeyError(f'no {reference!r} results among the splits {sorted(results)}')
+
+    def own(split: str) -> Dict[str, float]:
+        found = [results[split][k] for k in ('fuse', 'own') if k in results[split]]
+        if not found:
+            raise KeyError(f"split {split!r} has neither a 'fuse' nor an 'own' row "
+                           f'(rows: {sorted(results[split])})')
+        return found[0]
+
+    ref = own(reference)['mIoU']
+    rows = []
+    for split, by_name in results.items():
+        metrics = own(split)
+        row = dict(split=split, mIoU=metrics['mIoU'], cIoU=metrics['cIoU'],
+                   PointM=metrics['PointM'], **{f'x {reference}': metrics['mIoU'] / ref
+                                                if ref > 0 else float('nan')})
+        for baseline, label in (('whole_image', 'whole image mIoU'),
+                                ('centre_ellipse', 'ellipse mIoU')):
+            if baseline in by_name:
+                row[label] = by_name[baseline]['mIoU']
+        row['n'] = metrics['n']
+        rows.append(row)
+    return rows
