@@ -407,6 +407,16 @@ def write_report(results: Dict[str, Dict[str, Any]], markdown_file: str,
             **{m: f"{summary[m]['mean']:.2f} ± {summary[m]['std']:.2f}"
                for m in ABLATION_METRICS},
             seeds=','.join(str(r['seed']) for r in result['runs'])))
+    return write_table(rows, results, markdown_file, json_file, title)
+
+
+def write_table(rows: List[Dict[str, Any]], results: Dict[str, Any], markdown_file: str,
+                json_file: str, title: str = '') -> str:
+    """Writes ``rows`` as a markdown table (under ``title``) and ``results`` as JSON.
+
+    Returns:
+        str: the markdown text.
+    """
     text = (f'# {title}\n\n' if title else '') + format_markdown(rows)
     for path in (markdown_file, json_file):
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)

@@ -6,16 +6,15 @@ text-free baselines on the same samples), in ``work_dir/<config name>/seed<seed>
 a finished run of the same config is reused.
 """
 import copy
-import json
-import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Optional, Sequence
 
 from mmengine.config import Config
 
-from sgseg.evaluation.summary import format_markdown, summarize_runs
-from .ablations import ABLATION_METRICS, TEXT_FREE_BASELINES, _run_one, fit_schedule
+from sgseg.evaluation.summary import summarize_runs
+from .ablations import (ABLATION_METRICS, TEXT_FREE_BASELINES, _run_one, fit_schedule,
+                        write_table)
 
 METHOD_TABLE_METRICS = ('mIoU', 'cIoU', 'PointM')
 
@@ -90,11 +89,4 @@ def write_methods_report(results: Dict[str, Dict[str, Any]], markdown_file: str,
                          **{m: f"{summary[m]['mean']:.2f} ± {summary[m]['std']:.2f}"
                             for m in METHOD_TABLE_METRICS},
                          seeds=','.join(str(r['seed']) for r in result['runs'])))
-    text = (f'# {title}\n\n' if title else '') + format_markdown(rows)
-    for path in (markdown_file, json_file):
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(markdown_file, 'w') as f:
-        f.write(text)
-    with open(json_file, 'w') as f:
-        json.dump(results, f, indent=2)
-    return text
+    return write_table(rows, results, markdown_file, json_file, title)
