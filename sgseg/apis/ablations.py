@@ -404,10 +404,15 @@ def write_report(results: Dict[str, Dict[str, Any]], markdown_file: str,
         rows.append(dict(
             ablation=name,
             changes='; '.join(f'`{k}={v!r}`' for k, v in result['overrides'].items()) or '—',
-            **{m: f"{summary[m]['mean']:.2f} ± {summary[m]['std']:.2f}"
-               for m in ABLATION_METRICS},
+            **mean_std_cells(summary, ABLATION_METRICS),
             seeds=','.join(str(r['seed']) for r in result['runs'])))
     return write_table(rows, results, markdown_file, json_file, title)
+
+
+def mean_std_cells(summary: Dict[str, Dict[str, float]],
+                   metrics: Sequence[str]) -> Dict[str, str]:
+    """``{metric: 'mean ± std'}`` (two decimals) of a :func:`summarize_runs` summary."""
+    return {m: f"{summary[m]['mean']:.2f} ± {summary[m]['std']:.2f}" for m in metrics}
 
 
 def write_table(rows: List[Dict[str, Any]], results: Dict[str, Any], markdown_file: str,

@@ -14,7 +14,7 @@ from mmengine.config import Config
 
 from sgseg.evaluation.summary import summarize_runs
 from .ablations import (ABLATION_METRICS, TEXT_FREE_BASELINES, _run_one, fit_schedule,
-                        write_table)
+                        mean_std_cells, write_table)
 
 METHOD_TABLE_METRICS = ('mIoU', 'cIoU', 'PointM')
 
@@ -86,7 +86,6 @@ def write_methods_report(results: Dict[str, Dict[str, Any]], markdown_file: str,
     for name, result in results.items():
         summary = result['summary']
         rows.append(dict(method=name,
-                         **{m: f"{summary[m]['mean']:.2f} ± {summary[m]['std']:.2f}"
-                            for m in METHOD_TABLE_METRICS},
+                         **mean_std_cells(summary, METHOD_TABLE_METRICS),
                          seeds=','.join(str(r['seed']) for r in result['runs'])))
     return write_table(rows, results, markdown_file, json_file, title)
