@@ -253,13 +253,40 @@ def _test_metrics(test_dir: str) -> Dict[str, float]:
     return {k: float(metrics[k]) for k in ABLATION_METRICS}
 
 
+def _evaluate(run_dir: str, config_file: str, checkpoint: str, threads: int, log: str,
+              schemes: bool, split: Optional[str] = None) -> Dict[str, Any]:
+    """Tests a checkpoint on the config's test split (or ``split`` of its dataset):
+    ``tools/test.py``, or ``eval_schemes.py`` when ``schemes`` (then with the scheme
+    rows under ``'schemes'``)."""
+    suffix = '' if split is None else f'_{split}'
+    test_dir = osp.join(run_dir, f'test{suffix}')
+    options = [] if split is None else ['--cfg-options', f'test_dataloader.dataset.split={split}']
+    if not schemes:
+        _run_tool(['tools/test.py', config_file, checkpoint, '--work-dir', test_dir,
+                   *options], threads, log)
+        return _test_metrics(test_dir)
+    table = osp.join(run_dir, f'schemes{suffix}.md')
+    _run_tool(['tools/analysis_tools/eval_schemes.py', config_file, checkpoint,
+               '--work-dir', test_dir, '--out', table, *options], threads, log)
+    with open(osp.splitext(table)[0] + '.json') as f:
+        by_scheme = json.load(f)
+    own = next(by_scheme[row] for row in OWN_ROWS if row in by_scheme)
+    return dict(**{k: float(own[k]) for k in ABLATION_METRICS},
+                schemes={s: {k: float(m[k]) for k in ABLATION_METRICS}
+                         for s, m in by_scheme.items()})
+
+
 def _run_one(name: str, seed: int, cfg: Config, work_dir: str, threads: int,
-             schemes: bool, position: str = '') -> Dict[str, Any]:
+             schemes: bool, position: str = '',
+             extra_splits: Sequence[str] = ()) -> Dict[str, Any]:
     """Trains and tests one (ablation, seed) in ``work_dir/<name>/seed<seed>/``.
 
-    A run whose ``result.json`` was written for the very same config is not repeated:
-    an interrupted sweep restarts where it stopped. ``position`` (``'3/8'``) starts the
-    progress lines logged when the run starts and ends.
+    The checkpoint is tested on the config's test split, then on each of
+    ``extra_splits`` (other splits of the same dataset, e.g. the synthetic held-out
+    ones: ``result['splits'][split]``). A run whose ``result.json`` was written for the
+    very same config and splits is not repeated: an interrupted sweep restarts where it
+    stopped. ``position`` (``'3/8'``) starts the progress lines logged when the run
+    starts and ends.
     """
     run_dir = osp.join(work_dir, name, f'seed{seed}')
     os.makedirs(run_dir, exist_ok=True)
@@ -268,37 +295,36 @@ def _run_one(name: str, seed: int, cfg: Config, work_dir: str, threads: int,
     cfg.model.setdefault('test_cfg', {})['seed'] = seed
     config_text = cfg.pretty_text
     result_file = osp.join(run_dir, 'result.json')
+    config_file = osp.join(run_dir, 'config.py')
+    log = osp.join(run_dir, 'run.log')
+    start = time.monotonic()
+    result = None
     if osp.isfile(result_file):
         with open(result_file) as f:
             done = json.load(f)
         if done.get('config') == config_text and (done.get('schemes') or not schemes):
-            print_log(f'ablations [{position}] {name} seed {seed}: finished before, '
-                      f'reusing {result_file}', 'current')
-            return done['result']
-    config_file = osp.join(run_dir, 'config.py')
-    cfg.dump(config_file)
-    log = osp.join(run_dir, 'run.log')
-    start = time.monotonic()
-    print_log(f'ablations [{position}] {name} seed {seed}: training and testing '
-              f'(log: {log})', 'current')
-    _run_tool(['tools/train.py', config_file, '--work-dir', run_dir], threads, log)
+            result = done['result']
+    missing = [s for s in extra_splits if s not in (result or {}).get('splits', {})]
+    if result is not None and not missing:
+        print_log(f'ablations [{position}] {name} seed {seed}: finished before, '
+                  f'reusing {result_file}', 'current')
+        return result
+    if result is None:
+        cfg.dump(config_file)
+        print_log(f'ablations [{position}] {name} seed {seed}: training and testing '
+                  f'(log: {log})', 'current')
+        _run_tool(['tools/train.py', config_file, '--work-dir', run_dir], threads, log)
+    else:
+        print_log(f'ablations [{position}] {name} seed {seed}: trained before, testing '
+                  f'on {", ".join(missing)} (log: {log})', 'current')
     with open(osp.join(run_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    test_dir = osp.join(run_dir, 'test')
-    if schemes:
-        table = osp.join(run_dir, 'schemes.md')
-        _run_tool(['tools/analysis_tools/eval_schemes.py', config_file, checkpoint,
-                   '--work-dir', test_dir, '--out', table], threads, log)
-        with open(osp.splitext(table)[0] + '.json') as f:
-            by_scheme = json.load(f)
-        own = next(by_scheme[row] for row in OWN_ROWS if row in by_scheme)
-        result = dict(seed=seed, **{k: float(own[k]) for k in ABLATION_METRICS},
-                      schemes={s: {k: float(m[k]) for k in ABLATION_METRICS}
-                               for s, m in by_scheme.items()})
-    else:
-        _run_tool(['tools/test.py', config_file, checkpoint, '--work-dir', test_dir],
-                  threads, log)
-        result = dict(seed=seed, **_test_metrics(test_dir))
+    if result is None:
+        result = dict(seed=seed, **_evaluate(run_dir, config_file, checkpoint, threads, log,
+                                             schemes))
+    for split in missing:
+        result.setdefault('splits', {})[split] = _evaluate(
+            run_dir, config_file, checkpoint, threads, log, schemes, split)
     tmp = result_file + '.tmp'
     with open(tmp, 'w') as f:
         json.dump(dict(config=config_text, schemes=schemes, result=result), f, indent=1)

@@ -25,7 +25,8 @@ def run_methods(configs: Sequence[str],
                 max_iters: Optional[int] = None,
                 cfg_options: Optional[dict] = None,
                 threads: int = 1,
-                jobs: int = 1) -> Dict[str, Dict[str, Any]]:
+                jobs: int = 1,
+                extra_splits: Sequence[str] = ()) -> Dict[str, Dict[str, Any]]:
     """Trains and tests every method config for every seed.
 
     Args:
@@ -37,10 +38,14 @@ def run_methods(configs: Sequence[str],
         cfg_options: overrides applied to every config (e.g. the data root).
         threads: torch CPU threads of each run.
         jobs: runs at the same time.
+        extra_splits: other splits of the test dataset each checkpoint is also
+            evaluated on (e.g. the synthetic ``heldout_phrasing`` and
+            ``heldout_scenes``).
 
     Returns:
-        dict: ``{name: dict(config, runs, summary)}`` for each method, then for each
-        text-free baseline (scored on the first method's evaluation samples).
+        dict: ``{name: dict(config, runs, summary, splits)}`` for each method, then for
+        each text-free baseline (scored on the first method's evaluation samples);
+        ``splits`` maps each extra split to its ``dict(runs, summary)``.
     """
     names = [osp.splitext(osp.basename(c))[0] for c in configs]
     if len(set(names)) != len(names):
@@ -59,25 +64,36 @@ def run_methods(configs: Sequence[str],
     todo = [(name, seed) for name in names for seed in seeds]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {(name, seed): pool.submit(_run_one, name, seed, cfgs[name], work_dir,
-                                             threads, True, f'{k + 1}/{len(todo)}')
+                                             threads, True, f'{k + 1}/{len(todo)}',
+                                             extra_splits)
                    for k, (name, seed) in enumerate(todo)}
         runs = {key: future.result() for key, future in futures.items()}
+
+    def entry(config: Optional[str], name: str, per_seed) -> Dict[str, Any]:
+        """A table row: ``per_seed(result)`` of ``name``'s runs, on the test split and
+        on each extra split."""
+        def collect(pick):
+            metrics = [per_seed(pick(runs[name, seed])) for seed in seeds]
+            return dict(runs=[dict(seed=s, **m) for s, m in zip(seeds, metrics)],
+                        summary=summarize_runs(metrics))
+        return dict(config=config, **collect(lambda run: run),
+                    splits={split: collect(lambda run, split=split: run['splits'][split])
+                            for split in extra_splits})
+
     results = {}
     for name, path in zip(names, configs):
-        metrics = [{k: runs[name, seed][k] for k in ABLATION_METRICS} for seed in seeds]
-        results[name] = dict(config=path, runs=[dict(seed=s, **m) for s, m in zip(seeds, metrics)],
-                             summary=summarize_runs(metrics))
+        results[name] = entry(path, name, lambda run: {k: run[k] for k in ABLATION_METRICS})
     for baseline in TEXT_FREE_BASELINES:
-        metrics = [runs[names[0], seed]['schemes'][baseline] for seed in seeds]
-        results[baseline] = dict(config=None,
-                                 runs=[dict(seed=s, **m) for s, m in zip(seeds, metrics)],
-                                 summary=summarize_runs(metrics))
+        # text-free: scored on the first method's evaluation samples
+        results[baseline] = entry(None, names[0],
+                                  lambda run, baseline=baseline: run['schemes'][baseline])
     return results
 
 
 def write_methods_report(results: Dict[str, Dict[str, Any]], markdown_file: str,
                          json_file: str, title: str = '') -> str:
-    """Writes the table (markdown: mIoU / cIoU / PointM mean ± std) and every run (JSON).
+    """Writes the table (markdown: mIoU / cIoU / PointM mean ± std on the test split,
+    mIoU on each extra split) and every run (JSON).
 
     Returns:
         str: the markdown text.
@@ -85,7 +101,10 @@ def write_methods_report(results: Dict[str, Dict[str, Any]], markdown_file: str,
     rows = []
     for name, result in results.items():
         summary = result['summary']
+        split_cells = {f'{split} mIoU': mean_std_cells(found['summary'], ('mIoU', ))['mIoU']
+                       for split, found in result.get('splits', {}).items()}
         rows.append(dict(method=name,
                          **mean_std_cells(summary, METHOD_TABLE_METRICS),
+                         **split_cells,
                          seeds=','.join(str(r['seed']) for r in result['runs'])))
     return write_table(rows, results, markdown_file, json_file, title)

@@ -8,13 +8,18 @@ from sgseg.apis.ablations import ABLATION_METRICS
 from .conftest import ROOT
 
 
-def fake_run(name, seed, cfg, work_dir, threads, schemes, position=''):
-    """What ablations._run_one returns, with metrics that name the method and seed."""
+def fake_run(name, seed, cfg, work_dir, threads, schemes, position='', extra_splits=()):
+    """What ablations._run_one returns, with metrics that name the method, seed and
+    split (the held-out split scores 100 less)."""
     assert schemes  # the baselines come from the schemes table
-    base = {'sg_vittiny_synthetic': 40., 'maskclip_vittiny_synthetic': 20.}[name]
-    own = {k: base + seed for k in ABLATION_METRICS}
-    baseline = {k: 10. + (name == 'maskclip_vittiny_synthetic') for k in ABLATION_METRICS}
-    return dict(seed=seed, **own, schemes=dict(whole_image=baseline, centre_ellipse=baseline))
+
+    def scores(offset):
+        base = {'sg_vittiny_synthetic': 40., 'maskclip_vittiny_synthetic': 20.}[name]
+        own = {k: base + seed - offset for k in ABLATION_METRICS}
+        baseline = {k: 10. + (name == 'maskclip_vittiny_synthetic') - offset
+                    for k in ABLATION_METRICS}
+        return dict(**own, schemes=dict(whole_image=baseline, centre_ellipse=baseline))
+    return dict(seed=seed, **scores(0.), splits={s: scores(100.) for s in extra_splits})
 
 
 def test_one_row_per_method_and_baseline(tmp_path, monkeypatch):
@@ -34,3 +39,40 @@ def test_one_row_per_method_and_baseline(tmp_path, monkeypatch):
         'seed'] == 2
     with pytest.raises(ValueError, match='share a file name'):
         methods.run_methods(configs[:1] * 2, str(tmp_path))
+
+
+def test_extra_splits_are_rows_cells(tmp_path, monkeypatch):
+    monkeypatch.setattr(methods, '_run_one', fake_run)
+    configs = [str(ROOT / 'configs' / f'{m}_vittiny_synthetic.py') for m in ('sg', 'maskclip')]
+    results = methods.run_methods(configs, str(tmp_path), seeds=[0, 2], max_iters=20,
+                                  extra_splits=['heldout'])
+    assert results['maskclip_vittiny_synthetic']['splits']['heldout']['summary']['mIoU'] == \
+        dict(mean=-79., std=1.)
+    assert results['centre_ellipse']['splits']['heldout']['summary']['mIoU']['mean'] == -90.
+    text = methods.write_methods_report(results, str(tmp_path / 'methods.md'),
+                                        str(tmp_path / 'methods.json'))
+    assert 'heldout mIoU' in text.splitlines()[0]
+    assert '| 41.00 ± 1.00 | -59.00 ± 1.00 | 0,2 |' in text
+
+
+def test_a_finished_run_is_only_tested_on_the_missing_split(tmp_path, monkeypatch):
+    """Asking a finished run for another split evaluates its checkpoint, no training."""
+    from mmengine.config import Config
+
+    import sgseg.apis.ablations as ablations
+    calls = []
+    monkeypatch.setattr(ablations, '_run_tool',
+                        lambda args, threads, log: calls.append(args[0]) or
+                        (tmp_path / 'm' / 'seed0' / 'last_checkpoint').write_text('ckpt'))
+    monkeypatch.setattr(ablations, '_evaluate',
+                        lambda run_dir, config, ckpt, threads, log, schemes, split=None:
+                        calls.append(split) or {k: 1. for k in ABLATION_METRICS})
+    cfg = Config(dict(model=dict(type='X')))
+    ablations._run_one('m', 0, cfg, str(tmp_path), 1, False)
+    assert calls == ['tools/train.py', None]
+    calls.clear()
+    result = ablations._run_one('m', 0, cfg, str(tmp_path), 1, False, extra_splits=['a', 'b'])
+    assert calls == ['a', 'b'] and set(result['splits']) == {'a', 'b'}
+    calls.clear()
+    ablations._run_one('m', 0, cfg, str(tmp_path), 1, False, extra_splits=['b'])
+    assert calls == []  # reused

@@ -8,7 +8,8 @@ centred-ellipse baselines on the same samples), for every seed. Writes
 <work-dir>/methods.json (every run); a finished run of the same config is reused.
 
 python tools/analysis_tools/run_methods.py configs/sg_vittiny_synthetic.py \
-    configs/maskclip_vittiny_synthetic.py --seeds 0 1 2 --work-dir work_dirs/methods --jobs 2
+    configs/maskclip_vittiny_synthetic.py --seeds 0 1 2 --work-dir work_dirs/methods --jobs 2 \
+    --extra-splits heldout_phrasing heldout_scenes
 """
 import argparse
 import os.path as osp
@@ -32,6 +33,10 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/methods')
     parser.add_argument('--threads', type=int, default=1, help='torch threads per run')
     parser.add_argument('--jobs', type=int, default=1, help='runs at the same time')
+    parser.add_argument('--extra-splits', nargs='+', default=[],
+                        help='other splits of the test dataset to evaluate every checkpoint '
+                             'on too (e.g. heldout_phrasing heldout_scenes of the synthetic '
+                             'data)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override keys of every config (e.g. the data root)')
     return parser.parse_args(argv)
@@ -44,7 +49,8 @@ def main(argv=None):
             raise FileNotFoundError(f'config file {config!r} does not exist')
     results = run_methods(args.configs, args.work_dir, seeds=args.seeds,
                           max_iters=args.max_iters, cfg_options=args.cfg_options,
-                          threads=args.threads, jobs=args.jobs)
+                          threads=args.threads, jobs=args.jobs,
+                          extra_splits=args.extra_splits)
     title = (f'{args.max_iters or "full"} iterations, seeds '
              f'{" ".join(map(str, args.seeds))}')
     print(write_methods_report(results, osp.join(args.work_dir, 'methods.md'),
