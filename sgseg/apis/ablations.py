@@ -304,6 +304,9 @@ def _run_one(name: str, seed: int, cfg: Config, work_dir: str, threads: int,
             done = json.load(f)
         if done.get('config') == config_text and (done.get('schemes') or not schemes):
             result = done['result']
+            # splits added to a run are evaluated as its result was (with the schemes
+            # rows when it has them), so its record keeps saying what it holds
+            schemes = bool(done.get('schemes'))
     missing = [s for s in extra_splits if s not in (result or {}).get('splits', {})]
     if result is not None and not missing:
         print_log(f'ablations [{position}] {name} seed {seed}: finished before, '

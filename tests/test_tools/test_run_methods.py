@@ -76,3 +76,23 @@ def test_a_finished_run_is_only_tested_on_the_missing_split(tmp_path, monkeypatc
     calls.clear()
     ablations._run_one('m', 0, cfg, str(tmp_path), 1, False, extra_splits=['b'])
     assert calls == []  # reused
+
+
+def test_a_split_added_to_a_schemes_run_is_scored_with_its_schemes(tmp_path, monkeypatch):
+    """A run evaluated with the schemes table, asked for another split without them,
+    scores that split with them too and stays a schemes run (not retrained later)."""
+    from mmengine.config import Config
+
+    import sgseg.apis.ablations as ablations
+    kinds = []
+    monkeypatch.setattr(ablations, '_run_tool',
+                        lambda args, threads, log:
+                        (tmp_path / 'm' / 'seed0' / 'last_checkpoint').write_text('ckpt'))
+    monkeypatch.setattr(ablations, '_evaluate',
+                        lambda run_dir, config, ckpt, threads, log, schemes, split=None:
+                        kinds.append((split, schemes)) or {k: 1. for k in ABLATION_METRICS})
+    cfg = Config(dict(model=dict(type='X')))
+    ablations._run_one('m', 0, cfg, str(tmp_path), 1, True)
+    ablations._run_one('m', 0, cfg, str(tmp_path), 1, False, extra_splits=['a'])
+    assert kinds == [(None, True), ('a', True)]
+    assert json.loads((tmp_path / 'm' / 'seed0' / 'result.json').read_text())['schemes']
