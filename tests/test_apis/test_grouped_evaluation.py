@@ -155,3 +155,38 @@ def grouped_items(cfg):
     from sgseg.registry import DATASETS
     dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, pipeline=[]))
     return [dataset.get_data_info(i) for i in range(len(dataset))]
+
+
+def test_eval_benchmark_times_the_evaluation_as_it_was_before_grouping(tmp_path, data_root,
+                                                                      monkeypatch):
+    """With a caching text encoder that packs uncached sentences, the benchmark also
+    times the per-sentence evaluation with each sentence encoded alone (``before``),
+    cold only, and leaves the encoder packing again afterwards."""
+    from sgseg.apis import benchmark
+    model_cfg = copy.deepcopy(TINY_MODEL)
+    model_cfg['text_encoder'].update(frozen=True, cache_features=True, pack_uncached=True)
+    cfg, _, checkpoint = write(tmp_path, data_root, TEST_CFGS['fuse'])
+    cfg.model = Config(dict(model=model_cfg)).model
+    torch.manual_seed(0)
+    torch.save({'state_dict': MODELS.build(model_cfg).state_dict(), 'meta': {}}, checkpoint)
+    passes, evaluate_split = [], benchmark.evaluate_split
+
+    def spy(model, loader_cfg):
+        text = model.text_encoder
+        passes.append((loader_cfg['dataset']['group_by_image'], text.pack_uncached,
+                       len(text._cache)))
+        return evaluate_split(model, loader_cfg)
+
+    monkeypatch.setattr(benchmark, 'evaluate_split', spy)
+    result = benchmark.run_eval_benchmark(cfg, 'test', str(checkpoint), repeats=2,
+                                          max_images=2)
+    # (grouped by image, packing, sentences already cached) of each pass: cold then warm
+    # per sentence and grouped, then the evaluation as it was, cold; packing again in the
+    # second round
+    n = result['eval_sentences']
+    assert passes == [(False, True, 0), (False, True, n), (True, True, 0), (True, True, n),
+                      (False, False, 0)] * 2
+    assert result['eval_before_s'] > 0 and 'eval_before_warm_s' not in result
+    assert result['eval_time_ratio_vs_before'] == pytest.approx(
+        result['eval_grouped_s'] / result['eval_before_s'])
+    assert result['eval_max_metric_diff'] < 1e-6  # the three paths score alike
