@@ -4,7 +4,7 @@ python tools/analysis_tools/benchmark.py CONFIG [--batch-size 32] [--repeats 3] 
     [--recon-sample-ratio 0.25]
 python tools/analysis_tools/benchmark.py CONFIG --eval-split val [--checkpoint CKPT] \
     [--max-images N]   (only the end-to-end evaluation of the split: per sentence
-    against per image)
+    against per image, and the per-sentence evaluation as it was before grouping)
 python tools/analysis_tools/benchmark.py CONFIG --default-step [--step-iters 20]
     (only the whole training step through the Runner, data loading included, per phase)
 """
