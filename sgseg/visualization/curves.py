@@ -2,7 +2,7 @@ import glob
 import json
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -87,3 +87,61 @@ def plot_loss_curves(work_dir: str, out_file: str) -> List[str]:
     fig.savefig(out_file)
     plt.close(fig)
     return keys
+
+
+def _mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    mean = sum(values) / len(values)
+    return mean, (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+
+
+def plot_grouped_curves(groups: Dict[str, List[str]], keys: Sequence[str],
+                        out_file: str) -> Dict[str, Dict[str, Tuple[float, float]]]:
+    """Curves of several groups of runs (e.g. one setting over seeds) on shared axes.
+
+    One panel per key; per group, the mean over its runs at each logged step that all
+    of them logged, and a band from the lowest to the highest run.
+
+    Args:
+        groups: name -> work dirs of its runs (the newest training run of each is read,
+            as :func:`read_scalars` with ``prefix='loss'``).
+        keys: scalars to draw (``loss_recon``, ``loss_c3``, ``mIoU``, ...).
+        out_file: PNG path.
+
+    Returns:
+        dict: per group, per key, mean and population std over its runs of the key's
+        last logged value.
+
+    Raises:
+        ValueError: a run did not log a key, or the runs of a group share no step.
+    """
+    series = {name: [(d, read_scalars(d, prefix='loss')) for d in dirs]
+              for name, dirs in groups.items()}
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), dpi=110,
+                             squeeze=False)
+    summary: Dict[str, Dict[str, Tuple[float, float]]] = {}
+    for ax, key in zip(axes[0], keys):
+        for name, runs in series.items():
+            by_step = []
+            for work_dir, scalars in runs:
+                if key not in scalars:
+                    raise ValueError(f'{work_dir!r} logged no {key!r} (it logged '
+                                     f'{", ".join(sorted(scalars))})')
+                by_step.append(dict(scalars[key]))
+            steps = sorted(set.intersection(*(set(s) for s in by_step)))
+            if not steps:
+                raise ValueError(f'the runs of {name!r} share no logged step of {key!r}')
+            rows = [[run[step] for run in by_step] for step in steps]
+            mean = [sum(r) / len(r) for r in rows]
+            line, = ax.plot(steps, mean, label=f'{name} ({len(runs)})', linewidth=1.2,
+                            marker='o' if len(steps) == 1 else None)
+            ax.fill_between(steps, [min(r) for r in rows], [max(r) for r in rows],
+                            color=line.get_color(), alpha=0.2, linewidth=0)
+            summary.setdefault(name, {})[key] = _mean_std([run[max(run)] for run in by_step])
+        ax.set_xlabel('iteration')
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_file)
+    plt.close(fig)
+    return summary

@@ -17,7 +17,7 @@ from sgseg.apis import build_evaluation_runner, configure_test, evaluate_seeds
 from sgseg.apis.ablations import fit_schedule
 from sgseg.evaluation.summary import load_runs
 from sgseg.utils import ProgressLog, apply_amp, register_all_modules
-from sgseg.visualization import plot_loss_curves, read_scalars
+from sgseg.visualization import plot_grouped_curves, plot_loss_curves, read_scalars
 from .conftest import ROOT, load_tool, run_tool, write_config
 
 
@@ -240,3 +240,34 @@ def test_results_by_family_says_when_it_pools_seeds(tmp_path, monkeypatch, capsy
     tool.main()
     out = capsys.readouterr().out
     assert 'seeds 0, 1 pooled; n counts lines' in out and '60.00' in out
+
+
+def test_plot_curves_compares_groups_of_runs(tmp_path):
+    """--group: per group the mean over its runs at shared steps, and each key's last
+    value as mean ± std; a key a run did not log is named."""
+    def run(name, losses, miou):
+        records = [dict(loss_recon=v, step=s) for s, v in losses]
+        _write_scalars(tmp_path / name, '20260101_000000',
+                       records + [dict(mIoU=miou, step=losses[-1][0])])
+        return str(tmp_path / name)
+
+    exact = [run('e0', [(10, 1.0), (20, 0.5)], 30.0), run('e1', [(10, 0.8), (20, 0.7)], 34.0)]
+    # the second sampled run also logged step 15, which the other did not: left out
+    sampled = [run('s0', [(10, 1.2), (20, 0.6)], 31.0),
+               run('s1', [(10, 1.0), (15, 0.9), (20, 0.8)], 33.0)]
+    out = tmp_path / 'compare.png'
+    summary = plot_grouped_curves(dict(exact=exact, sampled=sampled),
+                                  ['loss_recon', 'mIoU'], str(out))
+    assert out.stat().st_size > 1000
+    assert summary['exact']['loss_recon'] == pytest.approx((0.6, 0.1))
+    assert summary['exact']['mIoU'] == pytest.approx((32.0, 2.0))
+    assert summary['sampled']['loss_recon'] == pytest.approx((0.7, 0.1))
+    with pytest.raises(ValueError, match=r"e0' logged no 'loss_c3'"):
+        plot_grouped_curves(dict(exact=exact), ['loss_c3'], str(out))
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/plot_curves.py', '--group', 'exact', *exact,
+         '--group', 'sampled', *sampled, '--keys', 'loss_recon', 'mIoU', '--out', str(out)],
+        cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stderr
+    assert '| exact | 2 | 0.6 ± 0.1 | 32 ± 2 |' in proc.stdout
+    assert '| sampled | 2 | 0.7 ± 0.1 | 32 ± 1 |' in proc.stdout
