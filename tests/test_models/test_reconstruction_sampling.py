@@ -39,7 +39,14 @@ def paper_loss(loss: ReconstructionLoss, entities, target) -> torch.Tensor:
 def test_ratio_one_is_the_paper_loss_bitwise():
     loss = make_loss()
     entities, target = inputs()
-    assert torch.equal(loss(entities, target, GRID), paper_loss(loss, entities, target))
+    entities.requires_grad_()
+    value, reference = loss(entities, target, GRID), paper_loss(loss, entities, target)
+    assert torch.equal(value, reference)
+    # and so are its gradients (the decoder's ReLUs run in place on matrices of rows)
+    wrt = [entities, *loss.parameters()]
+    for ours, theirs in zip(torch.autograd.grad(value, wrt, allow_unused=True),
+                            torch.autograd.grad(reference, wrt, allow_unused=True)):
+        assert (ours is None and theirs is None) or torch.equal(ours, theirs)
     # a count of N or more also decodes every position
     assert loss.draw_positions(B, 12, 'cpu') is None
     assert make_loss(num_samples=50).draw_positions(B, 12, 'cpu') is None

@@ -90,16 +90,20 @@ class SpatialBroadcastDecoder(nn.Module):
         pos = pos @ self.input_proj.weight.t()  # (N, hidden), once per position
         if positions is not None:
             pos = pos[positions][:, None]  # (B, 1, M, hidden)
-        x = self.input_proj(entities)[:, :, None] + pos
-        x = F.relu(x)
+        # (B, K, M, hidden); the MLP runs on its rows as one matrix, each ReLU in place
+        # (a Linear's backward needs its input, not its output): the same operations
+        # with fewer fresh (B, K, M, hidden) tensors, which on the CPU cost page faults
+        x = (self.input_proj(entities)[:, :, None] + pos).relu_()
+        shape = x.shape[:3]
+        x = x.view(-1, x.shape[-1])
         for layer in self.hidden:
-            x = F.relu(layer(x))
+            x = layer(x).relu_()
         if self.mix_before_output:
             weight, bias = self.output_proj.weight, self.output_proj.bias
-            alpha = F.linear(x, weight[-1:], bias[-1:])[..., 0].softmax(dim=1)
-            mixed = torch.einsum('bkn,bknh->bnh', alpha, x)
+            alpha = F.linear(x, weight[-1:], bias[-1:]).view(shape).softmax(dim=1)
+            mixed = torch.einsum('bkn,bknh->bnh', alpha, x.view(*shape, -1))
             return F.linear(mixed, weight[:-1], bias[:-1]), alpha
-        out = self.output_proj(x)  # (B, K, M, out_dims + 1)
+        out = self.output_proj(x).view(*shape, -1)  # (B, K, M, out_dims + 1)
         alpha = out[..., -1].softmax(dim=1)
         recon = torch.einsum('bkn,bknc->bnc', alpha, out[..., :-1])
         return recon, alpha
