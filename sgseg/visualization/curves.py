@@ -99,7 +99,9 @@ def plot_grouped_curves(groups: Dict[str, List[str]], keys: Sequence[str],
     """Curves of several groups of runs (e.g. one setting over seeds) on shared axes.
 
     One panel per key; per group, the mean over its runs at each logged step that all
-    of them logged, and a band from the lowest to the highest run.
+    of them logged, and a band from the lowest to the highest run. A key logged once
+    per run (a final validation metric) is drawn per group instead: each run a dot,
+    the mean a bar.
 
     Args:
         groups: name -> work dirs of its runs (the newest training run of each is read,
@@ -119,7 +121,9 @@ def plot_grouped_curves(groups: Dict[str, List[str]], keys: Sequence[str],
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), dpi=110,
                              squeeze=False)
     summary: Dict[str, Dict[str, Tuple[float, float]]] = {}
+    colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
     for ax, key in zip(axes[0], keys):
+        curves = {}
         for name, runs in series.items():
             by_step = []
             for work_dir, scalars in runs:
@@ -130,17 +134,30 @@ def plot_grouped_curves(groups: Dict[str, List[str]], keys: Sequence[str],
             steps = sorted(set.intersection(*(set(s) for s in by_step)))
             if not steps:
                 raise ValueError(f'the runs of {name!r} share no logged step of {key!r}')
-            rows = [[run[step] for run in by_step] for step in steps]
-            mean = [sum(r) / len(r) for r in rows]
-            line, = ax.plot(steps, mean, label=f'{name} ({len(runs)})', linewidth=1.2,
-                            marker='o' if len(steps) == 1 else None)
-            ax.fill_between(steps, [min(r) for r in rows], [max(r) for r in rows],
-                            color=line.get_color(), alpha=0.2, linewidth=0)
+            curves[name] = steps, [[run[step] for run in by_step] for step in steps]
             summary.setdefault(name, {})[key] = _mean_std([run[max(run)] for run in by_step])
-        ax.set_xlabel('iteration')
-        ax.set_title(key)
+        once = all(len(steps) == 1 for steps, _ in curves.values())
+        for i, (name, (steps, rows)) in enumerate(curves.items()):
+            colour = colours[i % len(colours)]
+            mean = [sum(r) / len(r) for r in rows]
+            if once:  # one value per run: the runs as dots, their mean as a bar
+                ax.bar(i, mean[0], width=0.6, color=colour, alpha=0.35)
+                ax.plot([i] * len(rows[0]), rows[0], 'o', color=colour)
+                continue
+            ax.plot(steps, mean, label=f'{name} ({len(rows[0])})', color=colour,
+                    linewidth=1.2)
+            ax.fill_between(steps, [min(r) for r in rows], [max(r) for r in rows],
+                            color=colour, alpha=0.2, linewidth=0)
+        if once:
+            ax.set_xticks(range(len(curves)))
+            ax.set_xticklabels([f'{n} ({len(r[0])})' for n, (_, r) in curves.items()])
+            at = sorted({steps[0] for steps, _ in curves.values()})
+            ax.set_title(f'{key}, iteration {", ".join(map(str, at))}')
+        else:
+            ax.set_xlabel('iteration')
+            ax.set_title(key)
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_file)
     plt.close(fig)
