@@ -7,7 +7,7 @@
 #   python tools/train.py configs/sg_vittiny_synthetic_recon.py \
 #       --work-dir work_dirs/recon_r0.25_s0 \
 #       --cfg-options model.recon_loss.sample_ratio=0.25 randomness.seed=0
-# (docs/benchmark.md, "to measure", lists the whole comparison).
+# (docs/benchmark.md, "Sampled reconstruction", has the whole comparison and its results).
 _base_ = ['./sg_vittiny_synthetic.py']
 model = dict(
     recon_loss=dict(
