@@ -413,13 +413,15 @@ def run_eval_benchmark(cfg: Config,
         for kind, run_cfg, kind_states in runs:
             if cache is not None:
                 cache.clear()
-            text.pack_uncached = packs and kind != 'before'
+            if packs:
+                text.pack_uncached = kind != 'before'
             try:
                 for state in kind_states:
                     metrics[kind], seconds, samples[kind] = evaluate_split(model, run_cfg)
                     times[kind, state].append(seconds)
             finally:
-                text.pack_uncached = packs
+                if packs:
+                    text.pack_uncached = True
     sentences, images = metrics['grouped']['n'], samples['grouped']
     if metrics['per_sentence']['n'] != sentences:
         raise RuntimeError(f"{metrics['per_sentence']['n']} sentences per sentence but "

@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sgseg.evaluation.summary import summarize_runs  # noqa: E402
+
 
 def _read_scalar_file(path: str) -> Dict[str, List[Tuple[int, float]]]:
     """The scalars of one ``scalars.json``; a truncated last line (a killed run) is skipped."""
@@ -89,11 +91,6 @@ def plot_loss_curves(work_dir: str, out_file: str) -> List[str]:
     return keys
 
 
-def _mean_std(values: Sequence[float]) -> Tuple[float, float]:
-    mean = sum(values) / len(values)
-    return mean, (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-
-
 def plot_grouped_curves(groups: Dict[str, List[str]], keys: Sequence[str],
                         out_file: str) -> Dict[str, Dict[str, Tuple[float, float]]]:
     """Curves of several groups of runs (e.g. one setting over seeds) on shared axes.
@@ -120,7 +117,8 @@ def plot_grouped_curves(groups: Dict[str, List[str]], keys: Sequence[str],
               for name, dirs in groups.items()}
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), dpi=110,
                              squeeze=False)
-    summary: Dict[str, Dict[str, Tuple[float, float]]] = {}
+    last: Dict[str, List[Dict[str, float]]] = {
+        name: [{} for _ in runs] for name, runs in series.items()}
     colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
     for ax, key in zip(axes[0], keys):
         curves = {}
@@ -135,7 +133,8 @@ def plot_grouped_curves(groups: Dict[str, List[str]], keys: Sequence[str],
             if not steps:
                 raise ValueError(f'the runs of {name!r} share no logged step of {key!r}')
             curves[name] = steps, [[run[step] for run in by_step] for step in steps]
-            summary.setdefault(name, {})[key] = _mean_std([run[max(run)] for run in by_step])
+            for values, run in zip(last[name], by_step):
+                values[key] = run[max(run)]
         once = all(len(steps) == 1 for steps, _ in curves.values())
         for i, (name, (steps, rows)) in enumerate(curves.items()):
             colour = colours[i % len(colours)]
@@ -161,4 +160,5 @@ def plot_grouped_curves(groups: Dict[str, List[str]], keys: Sequence[str],
     fig.tight_layout()
     fig.savefig(out_file)
     plt.close(fig)
-    return summary
+    return {name: {k: (v['mean'], v['std']) for k, v in summarize_runs(runs).items()}
+            for name, runs in last.items()}

@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from sgseg.evaluation.summary import format_markdown  # noqa: E402
 from sgseg.visualization import plot_grouped_curves, plot_loss_curves  # noqa: E402
 
 
@@ -44,11 +45,10 @@ def main():
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f'plot_curves: {err}')
     print(f'wrote {args.out}\nlast logged value, mean ± std over the runs of each group')
-    print('| group | runs | ' + ' | '.join(args.keys) + ' |')
-    print('|---|---|' + '---|' * len(args.keys))
-    for name, per_key in summary.items():
-        cells = ' | '.join(f'{per_key[k][0]:.4g} ± {per_key[k][1]:.2g}' for k in args.keys)
-        print(f'| {name} | {len(groups[name])} | {cells} |')
+    print(format_markdown([
+        dict(group=name, runs=len(groups[name]),
+             **{k: f'{per_key[k][0]:.4g} ± {per_key[k][1]:.2g}' for k in args.keys})
+        for name, per_key in summary.items()]), end='')
 
 
 if __name__ == '__main__':
