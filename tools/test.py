@@ -12,7 +12,8 @@ from mmengine.runner import Runner  # noqa: E402
 from sgseg.apis import configure_test, evaluate_seeds  # noqa: E402
 from sgseg.evaluation.summary import format_table, summarize_runs  # noqa: E402
 from sgseg.utils import (close_distributed, int_at_least, load_tool_config,  # noqa: E402
-                         register_all_modules, set_num_threads)
+                         keep_freed_memory, register_all_modules,
+                         set_num_threads)
 
 
 def parse_args(argv=None):
@@ -41,6 +42,7 @@ def parse_args(argv=None):
 def main():
     args = parse_args()
     set_num_threads(args.threads)
+    keep_freed_memory()  # large tensors reused, not faulted in again every step
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     configure_test(cfg, args.checkpoint, out=args.out, show_dir=args.show_dir,

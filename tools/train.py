@@ -9,7 +9,8 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from sgseg.utils import (close_distributed, load_tool_config, prepare_train_config,  # noqa: E402
-                         register_all_modules, set_num_threads)
+                         keep_freed_memory, register_all_modules,
+                         set_num_threads)
 
 
 def parse_args(argv=None):
@@ -33,6 +34,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     set_num_threads(args.threads)
+    keep_freed_memory()  # large tensors reused, not faulted in again every step
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     # AMP as the config's `amp` says ('auto': on with CUDA), the global batch split

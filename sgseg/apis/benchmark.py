@@ -152,7 +152,7 @@ def run_benchmark(cfg: Config,
                   sentences_per_image: List[int] = (1, 3, 5),
                   crf_size=(480, 640),
                   amp: Optional[bool] = None,
-                  recon_sample_ratio: float = 0.25) -> Dict[str, float]:
+                  recon_sample_ratio: float = 0.0625) -> Dict[str, float]:
     """Measures SaG against its ViT backbone in one process, side by side.
 
     Besides the config's own training step, the step is timed with the reconstruction

@@ -173,8 +173,9 @@ class EntityDiscovery(nn.Module):
             feats = feats + sine_position_encoding(
                 *grid_size, self.embed_dims, device=feats.device).to(feats.dtype)
         feats = self.norm_feats(feats)
-        k = self.split_heads(self.to_k(feats))
-        v = self.split_heads(self.to_v(feats))
+        # Contiguous once here, not copied by every iteration's einsum (T times).
+        k = self.split_heads(self.to_k(feats)).contiguous()
+        v = self.split_heads(self.to_v(feats)).contiguous()
         slots = self.slot_initializer(B, generators)
         for _ in range(self.num_iters):
             if self.grad_checkpointing and torch.is_grad_enabled():

@@ -73,6 +73,15 @@ class SpatialBroadcastDecoder(nn.Module):
         return torch.cat((rows[:, None].expand(h, w, -1), cols[None].expand(h, w, -1)),
                          dim=-1).reshape(h * w, -1)
 
+    def mlp_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden layers on the rows of x (..., hidden) as one matrix, each ReLU in
+        place (a Linear's backward needs its input, not its output): the same operations
+        with fewer fresh large tensors, which on the CPU cost page faults. (rows, hidden)."""
+        x = x.view(-1, x.shape[-1])
+        for layer in self.hidden:
+            x = layer(x).relu_()
+        return x
+
     def forward(self, entities: torch.Tensor, grid_size: Tuple[int, int],
                 positions: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -89,20 +98,23 @@ class SpatialBroadcastDecoder(nn.Module):
         pos = self.position(grid_size, entities.device).to(entities.dtype)
         pos = pos @ self.input_proj.weight.t()  # (N, hidden), once per position
         if positions is not None:
-            pos = pos[positions][:, None]  # (B, 1, M, hidden)
-        # (B, K, M, hidden); the MLP runs on its rows as one matrix, each ReLU in place
-        # (a Linear's backward needs its input, not its output): the same operations
-        # with fewer fresh (B, K, M, hidden) tensors, which on the CPU cost page faults
-        x = (self.input_proj(entities)[:, :, None] + pos).relu_()
-        shape = x.shape[:3]
-        x = x.view(-1, x.shape[-1])
-        for layer in self.hidden:
-            x = layer(x).relu_()
+            pos = pos[positions]  # (B, M, hidden)
+        ent = self.input_proj(entities)  # (B, K, hidden), once per entity
         if self.mix_before_output:
+            # (B, M, K, hidden): the entities of one position are adjacent rows, so the
+            # mixing is one small matrix product per position, with no copy of x
+            x = (ent[:, None] + (pos[:, :, None] if positions is not None
+                                 else pos[None, :, None])).relu_()
+            shape = x.shape[:3]
+            x = self.mlp_rows(x)
             weight, bias = self.output_proj.weight, self.output_proj.bias
-            alpha = F.linear(x, weight[-1:], bias[-1:]).view(shape).softmax(dim=1)
-            mixed = torch.einsum('bkn,bknh->bnh', alpha, x.view(*shape, -1))
-            return F.linear(mixed, weight[:-1], bias[:-1]), alpha
+            alpha = F.linear(x, weight[-1:], bias[-1:]).view(shape).softmax(dim=2)
+            mixed = torch.matmul(alpha[:, :, None], x.view(*shape, -1))[:, :, 0]
+            return F.linear(mixed, weight[:-1], bias[:-1]), alpha.transpose(1, 2)
+        # (B, K, M, hidden)
+        x = (ent[:, :, None] + (pos[:, None] if positions is not None else pos)).relu_()
+        shape = x.shape[:3]
+        x = self.mlp_rows(x)
         out = self.output_proj(x).view(*shape, -1)  # (B, K, M, out_dims + 1)
         alpha = out[..., -1].softmax(dim=1)
         recon = torch.einsum('bkn,bknc->bnc', alpha, out[..., :-1])
