@@ -63,7 +63,7 @@ def test_benchmark_measures_every_ratio_side_by_side():
         seconds = result[key.replace('_ratio', '_s').replace('ckpt_s', 'ckpt_step_s')]
         assert abs(result[key] - seconds / result['backbone_fwd_bwd_s']) < 1e-9, key
         assert key in report
-    assert result['recon_sample_ratio'] == 0.25
+    assert result['recon_sample_ratio'] == 0.0625
     for key in ('backbone_step', 'train_step', 'train_ckpt_step'):
         peak, rise = result[f'{key}_peak_MB'], result[f'{key}_rise_MB']
         assert peak > 0 and 0 <= rise <= peak, key
