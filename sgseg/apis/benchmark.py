@@ -36,9 +36,10 @@ def build_benchmark_model(cfg: Config, device: str = 'cpu') -> torch.nn.Module:
     return MODELS.build(model_cfg).to(device)
 
 
-def timeit(fn: Callable[[], object], repeats: int, device: str) -> float:
-    """Median seconds of ``fn`` over ``repeats`` runs after one warm-up."""
-    fn()
+def timeit(fn: Callable[[], object], repeats: int, device: str, warmup: int = 1) -> float:
+    """Median seconds of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeats):
         if device.startswith('cuda'):
@@ -226,8 +227,12 @@ def run_benchmark(cfg: Config,
         tokens.float().mean().backward()
 
     train_repeats = max(1, repeats - 1)  # a training step is the slowest row
-    t_backbone = timeit(backbone_step, train_repeats, device)
-    t_train = timeit(train_step, train_repeats, device)
+    # Two warm-up steps: the first also creates the optimizer state, and with freed
+    # memory kept for reuse (sgseg.utils.keep_freed_memory) the heap takes two steps to
+    # reach the size every later step of a run reuses without page faults.
+    warm = 2
+    t_backbone = timeit(backbone_step, train_repeats, device, warm)
+    t_train = timeit(train_step, train_repeats, device, warm)
     out.update(train_step_s=t_train, backbone_fwd_bwd_s=t_backbone,
                train_ratio=t_train / t_backbone)
     if model.recon_loss is not None:
@@ -235,7 +240,7 @@ def run_benchmark(cfg: Config,
         # what the rest of the model (text, entity discovery, B x B fusion) costs.
         recon_loss, model.recon_loss = model.recon_loss, None
         try:
-            t_no_recon = timeit(train_step, train_repeats, device)
+            t_no_recon = timeit(train_step, train_repeats, device, warm)
         finally:
             model.recon_loss = recon_loss
         out.update(train_step_no_recon_s=t_no_recon,
@@ -248,10 +253,10 @@ def run_benchmark(cfg: Config,
                         == grid_positions(model, img_size)
                         and not recon.decoder.mix_before_output)
         with training_variant(model, recon_sample_ratio=1., mix_before_output=False):
-            t_exact = t_train if config_exact else timeit(train_step, train_repeats, device)
+            t_exact = t_train if config_exact else timeit(train_step, train_repeats, device, warm)
         with training_variant(model, recon_sample_ratio=recon_sample_ratio,
                               mix_before_output=True):
-            t_sampled = timeit(train_step, train_repeats, device)
+            t_sampled = timeit(train_step, train_repeats, device, warm)
         out.update(train_exact_recon_s=t_exact, train_exact_recon_ratio=t_exact / t_backbone,
                    recon_sample_ratio=float(recon_sample_ratio),
                    train_sampled_recon_s=t_sampled,
@@ -260,7 +265,7 @@ def run_benchmark(cfg: Config,
     # (Measuring a step's peak resets the process's; the process's peak so far is kept.)
     process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with training_variant(model, checkpointing=True):
-        t_ckpt = timeit(train_step, train_repeats, device)
+        t_ckpt = timeit(train_step, train_repeats, device, warm)
         ckpt_peak, ckpt_rise = peak_memory(train_step, device)
     with training_variant(model, checkpointing=False):
         train_peak, train_rise = peak_memory(train_step, device)
