@@ -60,3 +60,18 @@ model = dict(
     recon_loss=None,
     train_cfg=dict(gather_negatives=False),
     test_cfg=dict(seed=0))
+
+# Its step at the same math, faster on the CPU (docs/benchmark.md, "The embedded default's
+# step"): AdamW's fused kernel (the same update in one pass over the weights) and one
+# data-loading worker, so that reading the next batch overlaps the step (the pipeline
+# draws nothing at random, so the batches are those of the main process). The time saved
+# buys 1800 iterations where 1600 took the same time before.
+max_iters = 1800
+optim_wrapper = dict(optimizer=dict(fused=True))
+train_dataloader = dict(num_workers=1, persistent_workers=True)
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=100, end=max_iters),
+]
+default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
