@@ -2,7 +2,8 @@
 # (configs/*_vittiny_synthetic.py): 1600 iterations at batch 32, AdamW 3e-4 with 100
 # warm-up iterations and a cosine decay, one evaluation and two checkpoints (at half and
 # at the end), overlays of 8 validation samples. A config that changes `max_iters` also
-# sets the schedule's ends and the checkpoint interval. It includes the default runtime.
+# sets the schedule's ends and the checkpoint interval (as configs/sg_vittiny_synthetic.py
+# does: 1800). It includes the default runtime.
 _base_ = ['../default_runtime.py']
 
 max_iters = 1600
