@@ -65,3 +65,14 @@ def test_iterations_in_a_budget():
     # all 50 sentences are encoded within the budget, once: (100 - 5) / 1
     assert iters_in_budget(100., 1., 10, 50, 0.1) == 95
     assert iters_in_budget(100., 1., 10, 50, 0.) == 100
+
+
+def test_the_embedded_step_is_reported_against_its_target():
+    from sgseg.apis.benchmark import EMBEDDED_STEP_BEFORE_S, format_report
+    result = dict(step_warm_s=0.25, config='configs/sg_vittiny_synthetic.py')
+    line = [x for x in format_report(result).splitlines() if x.startswith('step_warm_s')][0]
+    assert f'target <= {EMBEDDED_STEP_BEFORE_S / 1.5:.2f}: MISSES' in line
+    result['step_warm_s'] = 0.2
+    assert 'meets' in format_report(result)
+    # another config's step has no target
+    assert 'target' not in format_report(dict(step_warm_s=0.25, config='configs/other.py'))
