@@ -62,13 +62,16 @@ model = dict(
     test_cfg=dict(seed=0))
 
 # Its step at the same math, faster on the CPU (docs/benchmark.md, "The embedded default's
-# step"): AdamW's fused kernel (the same update in one pass over the weights) and one
+# step"): AdamW's fused kernel (the same update in one pass over the weights), one
 # data-loading worker, so that reading the next batch overlaps the step (the pipeline
-# draws nothing at random, so the batches are those of the main process). The time saved
+# draws nothing at random, so the batches are those of the main process), and the batch's
+# images stacked into one tensor by the worker (mmengine's default_collate: one shared
+# tensor to pass instead of 32, normalised in one batched operation). The time saved
 # buys 1800 iterations where 1600 took the same time before.
 max_iters = 1800
 optim_wrapper = dict(optimizer=dict(fused=True))
-train_dataloader = dict(num_workers=1, persistent_workers=True)
+train_dataloader = dict(num_workers=1, persistent_workers=True,
+                        collate_fn=dict(type='default_collate'))
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),

@@ -4,6 +4,7 @@ A type registered here is found from a config whose ``default_scope`` is ``sgseg
 type that only mmseg or mmengine registers (``LoadImageFromFile``, ``AdamW``,
 ``CosineAnnealingLR``) is still found through the parent registries.
 """
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
@@ -26,6 +27,9 @@ from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
 from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
 RUNNERS = Registry('runner', parent=MMSEG_RUNNERS, locations=['sgseg.engine'])
+# Functions named in configs, e.g. a dataloader's collate_fn (mmengine's pseudo_collate,
+# default_collate).
+FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, locations=['sgseg.datasets'])
 LOOPS = Registry('loop', parent=MMSEG_LOOPS, locations=['sgseg.engine'])
 HOOKS = Registry('hook', parent=MMSEG_HOOKS, locations=['sgseg.engine'])
 LOG_PROCESSORS = Registry(
