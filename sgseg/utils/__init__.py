@@ -7,7 +7,8 @@ from .progress import ProgressLog
 from .set_env import register_all_modules
 
 __all__ = [
-    'apply_amp', 'apply_global_batch', 'keep_freed_memory', 'launcher_world_size', 'prepare_train_config',
+    'apply_amp', 'apply_global_batch', 'keep_freed_memory', 'launcher_world_size',
+    'prepare_train_config',
     'ProgressLog', 'close_distributed', 'int_at_least', 'load_tool_config',
     'register_all_modules', 'resolve_model_path', 'set_num_threads', 'setup_work_dir'
 ]

@@ -53,5 +53,6 @@ def keep_freed_memory() -> bool:
         _applied = False  # not glibc
         return _applied
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    _applied = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, -1))  # -1: never trim
+    # M_TRIM_THRESHOLD -1: never trim
+    _applied = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, -1))
     return _applied

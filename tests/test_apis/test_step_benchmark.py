@@ -68,11 +68,16 @@ def test_iterations_in_a_budget():
 
 
 def test_the_embedded_step_is_reported_against_its_target():
-    from sgseg.apis.benchmark import EMBEDDED_STEP_BEFORE_S, format_report
-    result = dict(step_warm_s=0.25, config='configs/sg_vittiny_synthetic.py')
+    from sgseg.apis.benchmark import (EMBEDDED_STEP_BEFORE_S, compare_embedded_step,
+                                      format_report)
+    result = dict(step_warm_s=0.25)
+    compare_embedded_step(result, 'configs/sg_vittiny_synthetic.py')
+    assert abs(result['step_speedup'] - EMBEDDED_STEP_BEFORE_S / 0.25) < 1e-12
     line = [x for x in format_report(result).splitlines() if x.startswith('step_warm_s')][0]
     assert f'target <= {EMBEDDED_STEP_BEFORE_S / 1.5:.2f}: MISSES' in line
     result['step_warm_s'] = 0.2
     assert 'meets' in format_report(result)
     # another config's step has no target
-    assert 'target' not in format_report(dict(step_warm_s=0.25, config='configs/other.py'))
+    other = dict(step_warm_s=0.25)
+    compare_embedded_step(other, 'configs/other.py')
+    assert 'step_speedup' not in other and 'target' not in format_report(other)

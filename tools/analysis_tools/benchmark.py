@@ -19,9 +19,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from sgseg.apis.benchmark import (EMBEDDED_CONFIG, EMBEDDED_STEP_BEFORE_S,  # noqa: E402
-                                  format_report, run_benchmark, run_eval_benchmark,
-                                  run_step_benchmark)
+from sgseg.apis.benchmark import (compare_embedded_step, format_report,  # noqa: E402
+                                  run_benchmark, run_eval_benchmark, run_step_benchmark)
 from sgseg.utils import keep_freed_memory, set_num_threads  # noqa: E402
 
 
@@ -72,13 +71,11 @@ def main():
         result = run_benchmark(cfg, args.batch_size, args.eval_batch_size, args.repeats,
                                args.device, amp=True if args.amp else None,
                                recon_sample_ratio=args.recon_sample_ratio)
-    result.update(config=args.config, device=args.device, malloc=malloc, machine=platform.processor() or
-                  platform.machine(), torch=torch.__version__,
+    result.update(config=args.config, device=args.device, malloc=malloc,
+                  machine=platform.processor() or platform.machine(), torch=torch.__version__,
                   gpu=torch.cuda.get_device_name(args.device)
                   if args.device.startswith('cuda') else None)
-    if args.default_step and args.config.endswith(EMBEDDED_CONFIG):
-        result.update(step_before_s=EMBEDDED_STEP_BEFORE_S,
-                      step_speedup=EMBEDDED_STEP_BEFORE_S / result['step_warm_s'])
+    compare_embedded_step(result, args.config)
     print(format_report(result))
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)

@@ -97,14 +97,13 @@ class SpatialBroadcastDecoder(nn.Module):
         """
         pos = self.position(grid_size, entities.device).to(entities.dtype)
         pos = pos @ self.input_proj.weight.t()  # (N, hidden), once per position
-        if positions is not None:
-            pos = pos[positions]  # (B, M, hidden)
+        # (B, M, hidden) at the sampled positions, else (1, N, hidden)
+        pos = pos[positions] if positions is not None else pos[None]
         ent = self.input_proj(entities)  # (B, K, hidden), once per entity
         if self.mix_before_output:
             # (B, M, K, hidden): the entities of one position are adjacent rows, so the
             # mixing is one small matrix product per position, with no copy of x
-            x = (ent[:, None] + (pos[:, :, None] if positions is not None
-                                 else pos[None, :, None])).relu_()
+            x = (ent[:, None] + pos[:, :, None]).relu_()
             shape = x.shape[:3]
             x = self.mlp_rows(x)
             weight, bias = self.output_proj.weight, self.output_proj.bias
@@ -112,7 +111,7 @@ class SpatialBroadcastDecoder(nn.Module):
             mixed = torch.matmul(alpha[:, :, None], x.view(*shape, -1))[:, :, 0]
             return F.linear(mixed, weight[:-1], bias[:-1]), alpha.transpose(1, 2)
         # (B, K, M, hidden)
-        x = (ent[:, :, None] + (pos[:, None] if positions is not None else pos)).relu_()
+        x = (ent[:, :, None] + pos[:, None]).relu_()
         shape = x.shape[:3]
         x = self.mlp_rows(x)
         out = self.output_proj(x).view(*shape, -1)  # (B, K, M, out_dims + 1)
