@@ -30,6 +30,8 @@ class RefSegDataPreProcessor(ImgDataPreprocessor):
         std: per-channel std.
         bgr_to_rgb: images are loaded BGR (mmcv); the ViT expects RGB.
         pad_size_divisor: pad images to a multiple of this.
+        token_cache_size: how many sentences' token ids are kept (see
+            :meth:`token_ids`).
     """
 
     def __init__(self,
@@ -39,13 +41,46 @@ class RefSegDataPreProcessor(ImgDataPreprocessor):
                  std: Sequence[float] = (127.5, 127.5, 127.5),
                  bgr_to_rgb: bool = True,
                  pad_size_divisor: int = 1,
-                 non_blocking: Optional[bool] = False):
+                 non_blocking: Optional[bool] = False,
+                 token_cache_size: int = 200_000):
         super().__init__(mean=mean, std=std, pad_size_divisor=pad_size_divisor,
                          bgr_to_rgb=bgr_to_rgb, non_blocking=non_blocking)
         self.tokenizer = AutoTokenizer.from_pretrained(
             resolve_model_path(tokenizer, 'data_preprocessor.tokenizer'))
         self.max_length = max_length
         self._warned_truncation = False
+        self.token_cache_size = token_cache_size
+        self._token_cache: dict = {}
+
+    def cast_data(self, data):
+        """Move the batch to the model's device; on the CPU it is already there.
+
+        A data loader yields CPU tensors, so on the CPU the batch is not rebuilt sample
+        by sample (mmengine calls ``.to`` on every data sample, which copies each one);
+        only the outer dict is copied, so the caller's batch keeps its keys.
+        """
+        if self._device.type == 'cpu':
+            return dict(data) if isinstance(data, dict) else data
+        return super().cast_data(data)
+
+    def token_ids(self, texts: Sequence[str]) -> list:
+        """Token ids of each sentence, truncated to ``max_length``, not padded.
+
+        Each distinct sentence is tokenised once and its ids kept (up to
+        ``token_cache_size`` sentences; then the kept ids are dropped and it starts
+        again): a training run sees every sentence once per epoch.
+        """
+        cache = self._token_cache
+        distinct = list(dict.fromkeys(texts))
+        missing = [t for t in distinct if t not in cache]
+        if missing:
+            if len(cache) + len(missing) > self.token_cache_size:
+                cache.clear()
+                missing = distinct
+            encoded = self.tokenizer(missing, truncation=True, max_length=self.max_length,
+                                     return_attention_mask=False)['input_ids']
+            cache.update(zip(missing, encoded))
+        return [cache[t] for t in texts]
 
     def tokenize(self, texts: Sequence[str], names: Sequence[str]) -> dict:
         """Tokenises sentences into padded ids and an attention mask.
@@ -63,9 +98,8 @@ class RefSegDataPreProcessor(ImgDataPreprocessor):
                                 f'({type(text).__name__} {text!r:.60})')
             if not text.strip():
                 raise ValueError(f'sample {name}: the sentence is empty ({text!r})')
-        tokens = self.tokenizer(list(texts), padding=True, truncation=True,
-                                max_length=self.max_length, return_tensors='pt',
-                                return_overflowing_tokens=False, return_length=False)
+        tokens = self.tokenizer.pad({'input_ids': self.token_ids(list(texts))},
+                                    padding=True, return_tensors='pt')
         if not self._warned_truncation and tokens['input_ids'].shape[1] == self.max_length:
             full = self.tokenizer(list(texts), add_special_tokens=True)['input_ids']
             long = [n for n, ids in zip(names, full) if len(ids) > self.max_length]

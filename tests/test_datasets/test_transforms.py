@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -213,3 +214,44 @@ def test_recipe_training_resize_is_480_then_384_anti_aliased():
     aliased = Compose([dict(type='Resize', scale=(384, 384), keep_ratio=False)])(
         dict(img=img.copy(), img_shape=img.shape[:2]))['img']
     assert float(aliased.std()) > 30  # the cv2 bilinear squash without anti-aliasing
+
+
+def _png(path, seed, size=(20, 30)):
+    img = np.random.RandomState(seed).randint(0, 256, (*size, 3), dtype=np.uint8)
+    cv2.imwrite(str(path), img)
+    return img
+
+
+def test_load_image_cache_keeps_decoded_images(tmp_path):
+    """With cache_mb an image is decoded once per process; each call gets its own copy."""
+    paths = [tmp_path / f'{i}.png' for i in range(3)]
+    images = [_png(p, i) for i, p in enumerate(paths)]
+    load = LoadRefImage(cache_mb=1)
+    first = load(dict(img_path=str(paths[0]), sent_id=1))['img']
+    np.testing.assert_array_equal(first, images[0])
+    first[:] = 0  # a later transform changing the image in place
+    paths[0].unlink()  # read again, this would fail
+    again = load(dict(img_path=str(paths[0]), sent_id=2))['img']
+    np.testing.assert_array_equal(again, images[0])
+    assert again is not first
+    # Without a cache the file is read every time.
+    with pytest.raises(FileNotFoundError, match=r"0\.png' \(sent_id 3\) not found"):
+        LoadRefImage()(dict(img_path=str(paths[0]), sent_id=3))
+
+
+def test_load_image_cache_drops_least_recently_used(tmp_path):
+    paths = [tmp_path / f'{i}.png' for i in range(3)]
+    images = [_png(p, i) for i, p in enumerate(paths)]
+    # Room for two 20 x 30 x 3 images, not three.
+    load = LoadRefImage(cache_mb=2.5 * images[0].nbytes / 2**20)
+    for i in (0, 1, 0, 2):  # 1 is now the least recently used
+        load(dict(img_path=str(paths[i]), sent_id=i))
+    for p in paths:
+        p.unlink()
+    for i in (0, 2):
+        np.testing.assert_array_equal(load(dict(img_path=str(paths[i]), sent_id=i))['img'],
+                                      images[i])
+    with pytest.raises(FileNotFoundError, match=r"1\.png' \(sent_id 1\) not found"):
+        load(dict(img_path=str(paths[1]), sent_id=1))
+    with pytest.raises(ValueError, match='cache_mb must be >= 0'):
+        LoadRefImage(cache_mb=-1)

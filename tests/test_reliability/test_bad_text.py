@@ -101,3 +101,27 @@ def test_bad_sentence_fails_at_dataset_build(tmp_path, text, problem):
     dataset = ReferDataset(data_root=refer['data_root'], split='train', on_invalid='skip')
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     assert [d['sent_id'] for d in infos] == [1, 2, 8, 10]
+
+
+def test_kept_token_ids_give_the_tokenizers_own_batch(model):
+    """Token ids kept per sentence, padded per batch: the same tensors as tokenising the
+    batch at once (long, short, repeated, non-ASCII sentences; after the kept ids were
+    dropped too)."""
+    pre = model.data_preprocessor
+    batches = [['a red square', ' '.join(['square'] * 40), 'the circle left of the star'],
+               ['a red square', 'café ☕ links', 'a red square', 'the big blue one'],
+               ['the big blue one', 'x']]
+    old_size = pre.token_cache_size
+    try:
+        for size in (old_size, 3):
+            pre.token_cache_size = size
+            pre._token_cache.clear()
+            for texts in batches * 2:
+                got = pre.tokenize(texts, [str(i) for i in range(len(texts))])
+                want = pre.tokenizer(texts, padding=True, truncation=True,
+                                     max_length=pre.max_length, return_tensors='pt')
+                for key in ('input_ids', 'attention_mask'):
+                    assert torch.equal(got[key], want[key]), (size, texts, key)
+                assert len(pre._token_cache) <= max(size, len(set(texts)))
+    finally:
+        pre.token_cache_size = old_size

@@ -1,4 +1,5 @@
 """Loading transforms: the image (always 3-channel BGR uint8) and the referred mask."""
+from collections import OrderedDict
 from typing import List, Union
 
 import mmcv
@@ -97,15 +98,27 @@ class LoadRefImage(LoadImageFromFile):
         color_type: flag of :func:`mmcv.imfrombytes`. The default ignores the EXIF
             orientation tag because COCO and Visual Genome annotations are drawn on
             the pixels as stored; rotating would misalign masks and images.
+        cache_mb: keep up to this many MB of decoded images in memory, each process
+            its own (a persistent data-loading worker keeps its cache from epoch to
+            epoch); the least recently used image goes first. 0 (default) decodes
+            every time. Each call returns a copy, so a later transform may change it
+            in place. For datasets that fit in memory (the synthetic one: 196 MB of
+            training images), where decoding is most of a data worker's time.
         **kwargs: passed to :class:`mmcv.transforms.LoadImageFromFile`.
     """
 
-    def __init__(self, color_type: str = 'color_ignore_orientation', **kwargs) -> None:
+    def __init__(self, color_type: str = 'color_ignore_orientation', cache_mb: float = 0,
+                 **kwargs) -> None:
         if not color_type.startswith('color'):
             raise ValueError(
                 f"LoadRefImage loads 3-channel images; color_type must be 'color' or "
                 f"'color_ignore_orientation', got {color_type!r}")
+        if cache_mb < 0:
+            raise ValueError(f'LoadRefImage: cache_mb must be >= 0, got {cache_mb}')
         super().__init__(color_type=color_type, **kwargs)
+        self.cache_bytes = int(cache_mb * 2**20)
+        self._cache: 'OrderedDict[str, np.ndarray]' = OrderedDict()
+        self._cached_bytes = 0
 
     def transform(self, results: dict) -> dict:
         """Load ``results['img_path']``.
@@ -117,26 +130,49 @@ class LoadRefImage(LoadImageFromFile):
             The sample dict with the image.
         """
         path = results['img_path']
-        who = _sample_name(results)
         if 'img_bytes' in results:  # a streamed sample (WebDataset shards)
-            img_bytes = results.pop('img_bytes')
+            img = self.decode(results.pop('img_bytes'), results)
+        elif path in self._cache:
+            self._cache.move_to_end(path)
+            img = self._cache[path].copy()
         else:
-            try:
-                img_bytes = fileio.get(path, backend_args=self.backend_args)
-            except FileNotFoundError as e:
-                raise FileNotFoundError(f"image file '{path}' ({who}) not found") from e
-        if len(img_bytes) == 0:
-            raise ValueError(f"image file '{path}' ({who}) is empty (0 bytes)")
-        img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
-                               backend=self.imdecode_backend)
-        if img is None:
-            raise ValueError(f"image file '{path}' ({who}) could not be decoded")
+            img = self.decode(self.read(path, results), results)
+            self.remember(path, img)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+    def read(self, path: str, results: dict) -> bytes:
+        """The encoded bytes of ``path``; a missing file is named with its sample."""
+        try:
+            return fileio.get(path, backend_args=self.backend_args)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(
+                f"image file '{path}' ({_sample_name(results)}) not found") from e
+
+    def decode(self, img_bytes: bytes, results: dict) -> np.ndarray:
+        """Decode to (H, W, 3) BGR uint8; an empty or undecodable file is named."""
+        path, who = results['img_path'], _sample_name(results)
+        if len(img_bytes) == 0:
+            raise ValueError(f"image file '{path}' ({who}) is empty (0 bytes)")
+        img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
+                               backend=self.imdecode_backend)
+        if img is None:
+            raise ValueError(f"image file '{path}' ({who}) could not be decoded")
+        return img
+
+    def remember(self, path: str, img: np.ndarray) -> None:
+        """Keep a copy of a decoded image within ``cache_mb`` (least recently used out)."""
+        if img.nbytes > self.cache_bytes:
+            return
+        self._cache[path] = img.copy()
+        self._cached_bytes += img.nbytes
+        while self._cached_bytes > self.cache_bytes:
+            _, old = self._cache.popitem(last=False)
+            self._cached_bytes -= old.nbytes
 
 
 @TRANSFORMS.register_module()

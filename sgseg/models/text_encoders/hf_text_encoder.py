@@ -101,8 +101,17 @@ class HFTextEncoder(nn.Module):
             self.encoder.eval()
 
     def train(self, mode: bool = True) -> 'HFTextEncoder':
-        super().train(mode)
-        if self.frozen:
+        """A frozen encoder stays in eval mode; its modules are not walked again.
+
+        (The training loop calls ``model.train()`` every iteration.)
+        """
+        if not self.frozen:
+            return super().train(mode)
+        self.training = mode
+        for child in self.children():
+            if child is not self.encoder:
+                child.train(mode)
+        if any(m.training for m in self.encoder.modules()):
             self.encoder.eval()
         return self
 
