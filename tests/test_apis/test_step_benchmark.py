@@ -86,6 +86,14 @@ def test_the_embedded_step_is_reported_against_its_target():
     lines = format_report(result).splitlines()
     assert 'MISSES' in [x for x in lines if x.startswith('step_runner_warm_s')][0]
     assert 'target' not in [x for x in lines if x.startswith('step_warm_s')][0]
+    # beside another config's full run, as the embedded_ keys
+    from sgseg.apis.benchmark import embedded_step_summary
+    summary = embedded_step_summary(dict(step_warm_s=0.2, step_runner_warm_s=0.25))
+    assert summary['embedded_step_runner_warm_s'] == 0.25
+    assert abs(summary['embedded_step_speedup'] - EMBEDDED_STEP_BEFORE_S / 0.25) < 1e-12
+    line = [x for x in format_report(summary).splitlines()
+            if x.startswith('embedded_step_runner_warm_s')][0]
+    assert 'MISSES' in line
     # another config's step has no target
     other = dict(step_warm_s=0.25)
     compare_embedded_step(other, 'configs/other.py')

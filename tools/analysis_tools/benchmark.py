@@ -1,7 +1,7 @@
 """Speed and memory of SaG beside its own ViT, measured in one run.
 
 python tools/analysis_tools/benchmark.py CONFIG [--batch-size 32] [--repeats 3] [--device cpu|cuda]
-    [--recon-sample-ratio 0.25]
+    [--recon-sample-ratio 0.25] [--no-embedded-step]   (and the embedded default's step)
 python tools/analysis_tools/benchmark.py CONFIG --eval-split val [--checkpoint CKPT] \
     [--max-images N]   (only the end-to-end evaluation of the split: per sentence
     against per image, and the per-sentence evaluation as it was before grouping)
@@ -14,15 +14,31 @@ import os.path as osp
 import platform
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from sgseg.apis.benchmark import (compare_embedded_step, format_report,  # noqa: E402
-                                  run_benchmark, run_eval_benchmark, run_step_benchmark)
+from sgseg.apis.benchmark import (EMBEDDED_CONFIG, compare_embedded_step,  # noqa: E402
+                                  embedded_step_summary, format_report, run_benchmark,
+                                  run_eval_benchmark, run_step_benchmark)
 from sgseg.utils import keep_freed_memory, set_num_threads  # noqa: E402
 
+
+def embedded_step(iters: int) -> dict:
+    """The embedded default's training step (``--default-step`` on it), as the
+    ``embedded_`` keys; nothing when its synthetic data has not been written."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', EMBEDDED_CONFIG))
+    data_root = cfg.train_dataloader.dataset.data_root
+    if not osp.isabs(data_root):
+        data_root = osp.join(ROOT, data_root)
+    if not osp.isdir(data_root):
+        print(f"the embedded default's step is not timed: no {data_root} (make demo, or "
+              'tools/dataset_converters/make_synthetic_refer.py --out it, writes it)')
+        return {}
+    cfg.train_dataloader.dataset.data_root = data_root
+    return embedded_step_summary(run_step_benchmark(cfg, iters))
 
 
 def main():
@@ -41,8 +57,12 @@ def main():
                              'backward, optimizer, hooks) at its own batch size, and '
                              'estimate a whole run of its max_iters')
     parser.add_argument('--step-iters', type=int, default=20,
-                        help='with --default-step: timed iterations per pass (after 3 '
-                             'left out)')
+                        help='timed iterations per pass of the Runner step (after 3 left '
+                             'out)')
+    parser.add_argument('--no-embedded-step', action='store_true',
+                        help="without --default-step or --eval-split, the run also times "
+                             "the embedded default's step (configs/" + EMBEDDED_CONFIG +
+                             ', about a minute); this leaves it out')
     parser.add_argument('--batch-size', type=int, default=32, help='training batch')
     parser.add_argument('--eval-batch-size', type=int, default=8)
     parser.add_argument('--repeats', type=int, default=3)
@@ -68,9 +88,14 @@ def main():
         result = run_eval_benchmark(cfg, args.eval_split, args.checkpoint, args.repeats,
                                     args.device, args.max_images)
     else:
+        # The embedded default's step first, while the process is small: after the
+        # paper-size rows it holds over 20 GB, and the step measured 5 % slower there.
+        embedded = ({} if args.no_embedded_step or args.config.endswith(EMBEDDED_CONFIG)
+                    else embedded_step(args.step_iters))
         result = run_benchmark(cfg, args.batch_size, args.eval_batch_size, args.repeats,
                                args.device, amp=True if args.amp else None,
                                recon_sample_ratio=args.recon_sample_ratio)
+        result.update(embedded)
     result.update(config=args.config, device=args.device, malloc=malloc,
                   machine=platform.processor() or platform.machine(), torch=torch.__version__,
                   gpu=torch.cuda.get_device_name(args.device)

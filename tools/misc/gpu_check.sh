@@ -137,6 +137,7 @@ step train "$PY" tools/train.py "$CONFIG" --work-dir "$OUT/train" "${AMP[@]}" \
 step test "$PY" tools/test.py "$CONFIG" "$OUT/train/iter_$ITERS.pth" --work-dir "$OUT/test" \
     --cfg-options "${OPTIONS[@]}"
 step benchmark "$PY" tools/analysis_tools/benchmark.py "$CONFIG" --device "$DEVICE" "${BENCH[@]}" \
+    --no-embedded-step \
     --out "$OUT/benchmark.json"
 step summary "$PY" tools/misc/gpu_check_report.py summary "$OUT" --batch-size "$BATCH" \
     --warmup-iters "$WARMUP" --device "$DEVICE"
