@@ -36,6 +36,12 @@ def build_benchmark_model(cfg: Config, device: str = 'cpu') -> torch.nn.Module:
     return MODELS.build(model_cfg).to(device)
 
 
+def _median(values: List[float]) -> float:
+    """The upper median (the middle value of the sorted list)."""
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def timeit(fn: Callable[[], object], repeats: int, device: str, warmup: int = 1) -> float:
     """Median seconds of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
     for _ in range(warmup):
@@ -49,7 +55,7 @@ def timeit(fn: Callable[[], object], repeats: int, device: str, warmup: int = 1)
         if device.startswith('cuda'):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    return _median(times)
 
 
 def _proc_status_kb(field: str) -> int:
@@ -324,7 +330,7 @@ def run_benchmark(cfg: Config,
     step_peaks = [] if device.startswith('cuda') else [
         out[k] for k in ('backbone_step_peak_MB', 'train_step_peak_MB',
                          'train_ckpt_step_peak_MB', 'train_sampled_ckpt_step_peak_MB')
-        if out.get(k, float('nan')) == out.get(k, float('nan'))]
+        if k in out and out[k] == out[k]]
     out['peak_rss_MB'] = max(process_peak, *step_peaks,
                              resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if device.startswith('cuda'):
@@ -446,7 +452,7 @@ def run_eval_benchmark(cfg: Config,
     out: Dict[str, float] = dict(eval_images=images, eval_sentences=sentences,
                                  eval_sentences_per_image=sentences / images)
     for (kind, state), values in times.items():
-        median = sorted(values)[len(values) // 2]
+        median = _median(values)
         out[f'eval_{kind}{state}_s'] = median
         out[f'eval_{kind}{state}_sentences_per_s'] = sentences / median
     for state in states:
@@ -574,12 +580,6 @@ def _timed_steps(model: torch.nn.Module, optim_wrapper, batches: List[dict],
             times[phase].append(end - begin)
 
 
-def _median(values: List[float]) -> float:
-    """The upper median (the middle value of the sorted list)."""
-    values = sorted(values)
-    return values[len(values) // 2]
-
-
 def iters_in_budget(budget_s: float, step_s: float, batch: int, sentences: int,
                     cold_per_sentence_s: float) -> int:
     """Iterations n of ``step_s`` each that fit in ``budget_s`` when each of the
@@ -635,11 +635,11 @@ def run_step_benchmark(cfg: Config, iters: int = 20, warmup: int = 3,
     """
     import tempfile
 
-    from mmengine.runner import Runner
-    register_all_modules(init_default_scope=False)
     from mmengine.dataset import BaseDataset
+    from mmengine.runner import Runner
 
     from sgseg.registry import DATASETS
+    register_all_modules(init_default_scope=False)
     cfg = copy.deepcopy(cfg)
     total = warmup + iters
     max_iters = cfg.train_cfg.get('max_iters')
@@ -652,8 +652,8 @@ def run_step_benchmark(cfg: Config, iters: int = 20, warmup: int = 3,
     # every sentence and image cached, as a run's iterations after its first epoch.
     warm_runner = (isinstance(dataset_type, type) and issubclass(dataset_type, BaseDataset)
                    and 'indices' not in dataset_cfg)
-    full_dataset_cfg = copy.deepcopy(dataset_cfg)
     if warm_runner:
+        full_dataset_cfg = copy.deepcopy(dataset_cfg)
         dataset_cfg.indices = total * batch
     runner_iters = 2 * total if warm_runner else total
     cfg.train_cfg.update(max_iters=runner_iters, val_interval=runner_iters + 1)
@@ -677,11 +677,13 @@ def run_step_benchmark(cfg: Config, iters: int = 20, warmup: int = 3,
         runner.train()
         history = runner.message_hub.get_scalar
         out: Dict[str, float] = {}
-        for key, name in (('time', 'step_runner_cold_s'), ('data_time', 'step_runner_data_s')):
-            out[name] = _median(history(f'train/{key}').data[0][warmup:total])
+        for key, cold_name, warm_name in (
+                ('time', 'step_runner_cold_s', 'step_runner_warm_s'),
+                ('data_time', 'step_runner_data_s', 'step_runner_warm_data_s')):
+            values = history(f'train/{key}').data[0]
+            out[cold_name] = _median(values[warmup:total])
             if warm_runner:
-                out[name.replace('cold', 'warm').replace('data', 'warm_data')] = _median(
-                    history(f'train/{key}').data[0][total + warmup:])
+                out[warm_name] = _median(values[total + warmup:])
         optim_wrapper = runner.optim_wrapper
         loader = runner.build_dataloader(cfg.train_dataloader, seed=runner.seed)
         batches, data_times = [], []
@@ -697,12 +699,11 @@ def run_step_benchmark(cfg: Config, iters: int = 20, warmup: int = 3,
                 cache.clear()
             times: Dict[str, List[float]] = {phase: [] for phase in STEP_PHASES[1:]}
             _timed_steps(model, optim_wrapper, batches, times)
-            passes.append({phase: sorted(v[warmup:])[len(v[warmup:]) // 2]
-                           for phase, v in times.items()})
+            passes.append({phase: _median(v[warmup:]) for phase, v in times.items()})
             if cache is None:
                 break
     cold, warm = passes[0], passes[-1]
-    warm['data'] = sorted(data_times[warmup:])[iters // 2]
+    warm['data'] = _median(data_times[warmup:])
     for phase in STEP_PHASES:
         out[f'step_{phase}_s'] = warm[phase]
     out['step_text_cold_s'] = cold['text']

@@ -102,7 +102,7 @@ class LoadRefImage(LoadImageFromFile):
             its own (a persistent data-loading worker keeps its cache from epoch to
             epoch); the least recently used image goes first. 0 (default) decodes
             every time. Each call returns a copy, so a later transform may change it
-            in place. For datasets that fit in memory (the synthetic one: 196 MB of
+            in place. For datasets that fit in memory (the synthetic one: 188 MB of
             training images), where decoding is most of a data worker's time.
         **kwargs: passed to :class:`mmcv.transforms.LoadImageFromFile`.
     """
