@@ -1,4 +1,5 @@
 """The text-feature cache: a sentence's cached features do not depend on its batch."""
+import pytest
 import torch
 
 from sgseg.models.text_encoders import hf_text_encoder
@@ -142,3 +143,39 @@ def test_a_corrupted_disk_cache_file_is_ignored_with_a_warning(tmp_path, monkeyp
     assert all(msg.startswith('text feature cache: ignored') for msg in warned)
     assert logged[-1][1].endswith('0 sentence features read from 0 files, 2 ignored')
     assert torch.equal(feats_a, feats_b) and len(later._cache) == 2  # encoded again
+
+
+def test_trained_top_layers_match_the_whole_encoder_and_cache_only_the_frozen_part():
+    register_all_modules()
+    torch.manual_seed(0)
+    config = dict(vocab_size=300, hidden_size=32, num_hidden_layers=3,
+                  num_attention_heads=4, intermediate_size=64)
+    whole = MODELS.build(dict(type='HFTextEncoder', frozen=True, config=config))
+    sentences = [[1] + s.tolist() for s in random_sentences([4, 11, 7], 300)]
+    ids, mask = batch(sentences, 14)
+    reference, _ = whole(ids, mask)
+    for cache in (False, True):
+        top = MODELS.build(dict(type='HFTextEncoder', frozen=True, config=config,
+                                train_top_layers=1, cache_features=cache))
+        top.encoder.load_state_dict(whole.encoder.state_dict())
+        feats, _ = top(ids, mask)
+        # the same features on real tokens, padding not attended to
+        assert torch.allclose(feats[mask == 1], reference[mask == 1], atol=1e-5)
+        trained = {n for n, p in top.named_parameters() if p.requires_grad}
+        assert trained and all(n.startswith('encoder.encoder.layer.2.') for n in trained)
+        feats[:, 0].sum().backward()
+        assert all(p.grad is not None for n, p in top.named_parameters() if n in trained)
+        if cache:
+            # the cache holds layer 2's input: a changed top layer changes the output
+            key = next(iter(top._cache))
+            first = feats[0, :len(sentences[0])].detach()
+            assert not torch.allclose(top._cache[key], first, atol=1e-3)
+            with torch.no_grad():
+                top.encoder.encoder.layer[2].intermediate.dense.weight.mul_(2)
+            moved, _ = top(ids, mask)
+            assert (moved - feats).abs()[mask == 1].amax(-1).min() > 1e-3
+    bad = dict(type='HFTextEncoder', config=config, train_top_layers=1)
+    with pytest.raises(ValueError, match='frozen=True'):
+        MODELS.build(bad)
+    with pytest.raises(ValueError, match='3 layers'):
+        MODELS.build(dict(bad, frozen=True, train_top_layers=4))

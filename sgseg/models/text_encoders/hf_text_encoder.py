@@ -32,6 +32,13 @@ class HFTextEncoder(nn.Module):
         config: instead of ``path``, a ``BertConfig`` dict for a randomly initialised
             encoder (tests, training from scratch).
         frozen: freeze the encoder and keep it in eval mode.
+        train_top_layers: with ``frozen``, train the top N transformer layers of a BERT
+            encoder (0, the default: none); the embeddings and the layers below stay
+            frozen, and with ``cache_features`` it is their output that is cached, so
+            only the top layers run at each step. The encoder stays in eval mode (no
+            dropout in the trained layers either). The paper trains the whole text
+            encoder; this keeps most of a small model's pretrained language and the
+            cost of a cached encoder.
         cache_features: with ``frozen``, remember the features of each distinct token
             sequence, so a sentence is encoded once per run. A sentence's cached
             features are bitwise the same whatever batch it first came in, so a
@@ -73,6 +80,7 @@ class HFTextEncoder(nn.Module):
                  path: Optional[str] = None,
                  config: Optional[dict] = None,
                  frozen: bool = False,
+                 train_top_layers: int = 0,
                  cache_features: bool = False,
                  pack_uncached: bool = True,
                  disk_cache: Optional[str] = None):
@@ -96,9 +104,20 @@ class HFTextEncoder(nn.Module):
         self._packing_exact: Optional[bool] = None
         self.disk_cache = disk_cache if self.cache_features else None
         self._disk_folder: Optional[str] = None
+        num_layers = self.encoder.config.num_hidden_layers
+        if train_top_layers and (not frozen or self.encoder.config.model_type != 'bert'
+                                 or not 0 < train_top_layers <= num_layers):
+            raise ValueError(
+                f'text_encoder.train_top_layers={train_top_layers}: needs frozen=True, a '
+                f'BERT encoder ({self.encoder.config.model_type} here) and 0 to its '
+                f'{num_layers} layers')
+        #: layers below this index are frozen (and cached); the rest are trained
+        self.frozen_depth = num_layers - train_top_layers
         if frozen:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
+            for layer in self.encoder.encoder.layer[self.frozen_depth:] if train_top_layers else ():
+                layer.requires_grad_(True)
 
     def train(self, mode: bool = True) -> 'HFTextEncoder':
         """A frozen encoder stays in eval mode; its modules are not walked again.
@@ -115,10 +134,43 @@ class HFTextEncoder(nn.Module):
             self.encoder.eval()
         return self
 
+    @property
+    def num_trained_layers(self) -> int:
+        return self.encoder.config.num_hidden_layers - self.frozen_depth
+
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Runs the encoder: (B, L) ids and mask -> (B, L, C) features."""
-        return self.encoder(input_ids=input_ids,
-                            attention_mask=attention_mask).last_hidden_state
+        if not self.num_trained_layers:
+            return self.encoder(input_ids=input_ids,
+                                attention_mask=attention_mask).last_hidden_state
+        with torch.no_grad():
+            lower = self.encode_lower(input_ids, attention_mask)
+        return self.run_top(lower, attention_mask)
+
+    def encode_lower(self, input_ids: torch.Tensor,
+                     attention_mask: torch.Tensor) -> torch.Tensor:
+        """The features the frozen part gives (the whole encoder's, without
+        ``train_top_layers``): (B, L) ids and mask -> (B, L, C)."""
+        if not self.num_trained_layers:
+            return self.encode(input_ids, attention_mask)
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                            output_hidden_states=True).hidden_states[self.frozen_depth]
+
+    def run_top(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The trained top layers on the frozen part's (B, L, C) features; padding
+        (``attention_mask`` 0) is not attended to."""
+        keep = attention_mask[:, None, None, :].bool()
+        batch, length, _ = x.shape
+        for layer in self.encoder.encoder.layer[self.frozen_depth:]:
+            attn = layer.attention.self
+            shape = (batch, length, attn.num_attention_heads, attn.attention_head_size)
+            q, k, v = (proj(x).view(shape).transpose(1, 2)
+                       for proj in (attn.query, attn.key, attn.value))
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=keep,
+                                                     scale=attn.scaling)
+            x = layer.attention.output(context.transpose(1, 2).reshape(x.shape), x)
+            x = layer.output(layer.intermediate(x), x)
+        return x
 
     def forward(self, input_ids: torch.Tensor,
                 attention_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -131,7 +183,7 @@ class HFTextEncoder(nn.Module):
             tuple: token features (B, L, C) and the attention mask (B, L).
         """
         if not self.cache_features:
-            if self.frozen:
+            if self.frozen and not self.num_trained_layers:
                 with torch.no_grad():
                     return self.encode(input_ids, attention_mask), attention_mask
             return self.encode(input_ids, attention_mask), attention_mask
@@ -151,6 +203,8 @@ class HFTextEncoder(nn.Module):
         out = input_ids.new_zeros((*input_ids.shape, self.embed_dims), dtype=torch.float32)
         for i, key in enumerate(keys):
             out[i, :lengths[i]] = self._cache[key]
+        if self.num_trained_layers:
+            out = self.run_top(out, attention_mask)
         return out, attention_mask
 
     def encode_sentences(self, sentences: List[torch.Tensor],
@@ -169,7 +223,7 @@ class HFTextEncoder(nn.Module):
             if not self._use_packing(sentences[0].device):
                 for ids, key in zip(sentences, keys):
                     ids = ids[None]
-                    feats[key] = self.encode(ids, torch.ones_like(ids))[0].clone()
+                    feats[key] = self.encode_lower(ids, torch.ones_like(ids))[0].clone()
                 return feats
             with _one_thread():
                 for start in range(0, len(sentences), self.MAX_PACKED_SENTENCES):
@@ -192,7 +246,7 @@ class HFTextEncoder(nn.Module):
         if pad:
             rows.append(rows[0].new_zeros(pad, self.embed_dims))
         x = torch.cat(rows)
-        for layer in bert.encoder.layer:
+        for layer in bert.encoder.layer[:self.frozen_depth]:
             attn = layer.attention.self
             heads, head_dims = attn.num_attention_heads, attn.attention_head_size
             q, k, v = attn.query(x), attn.key(x), attn.value(x)
@@ -223,7 +277,13 @@ class HFTextEncoder(nn.Module):
         mode = 'packed' if self._use_packing(device) else 'alone'
         digest.update(f'{mode} {device.type} torch {torch.__version__}\n'.encode())
         digest.update(self.encoder.config.to_json_string().encode())
+        trained = tuple(f'encoder.layer.{i}.'
+                        for i in range(self.frozen_depth, self.encoder.config.num_hidden_layers))
+        if trained:
+            digest.update(f'the output of layer {self.frozen_depth}\n'.encode())
         for name, value in sorted(self.encoder.state_dict().items()):
+            if name.startswith(trained):
+                continue
             digest.update(name.encode())
             digest.update(value.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()[:24]
