@@ -434,3 +434,26 @@ def test_docs_list_the_heldout_phrasings():
     section = doc.split('## The held-out phrasing split')[1].split('\n## ')[0]
     rows = re.findall(r'^\| ([^|]+?) \| [^|]+ \| [^|]+ \|$', section, re.M)
     assert rows[0] == "held-out phrasing" and rows[1:] == list(synthetic.HELDOUT_PHRASINGS)
+
+
+def test_train_split_leaves_out_the_comparison_families(tmp_path):
+    counts = dict(COUNTS, num_train_images=40, num_val_images=20)
+    stats = {}
+    for name, train_weights in (('default', None), ('all', synthetic.grammar._FAMILY_WEIGHTS)):
+        stats[name] = synthetic.make_synthetic_refer(
+            tmp_path / name, image_size=64, seed=SEED, num_fn_batches=2,
+            train_family_weights=train_weights, **counts)
+    shares = stats['default']['language']
+    assert all(shares['train']['family_share'][f] == 0 for f in synthetic.TRAIN_LEFT_OUT)
+    assert sum(shares['val']['family_share'][f] for f in synthetic.TRAIN_LEFT_OUT) > 0
+    assert sum(stats['all']['language']['train']['family_share'][f]
+               for f in synthetic.TRAIN_LEFT_OUT) > 0
+    assert set(stats['default']['train_family_weights']) == (
+        set(FAMILIES) - set(synthetic.TRAIN_LEFT_OUT))
+    # The other splits do not change; sentence ids may (train comes first).
+    others = []
+    for name in stats:
+        refs = pickle.loads((tmp_path / name / 'refs(unc).p').read_bytes())
+        others.append([(r['ann_id'], [s['sent'] for s in r['sentences']]) for r in refs
+                       if r['split'] != 'train'])
+    assert others[0] == others[1]

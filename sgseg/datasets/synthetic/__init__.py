@@ -38,15 +38,15 @@ from .attributes import (COLOURS, GENERATOR_VERSION, HELDOUT_STYLES, KINDS, RELA
 from .expressions import (ORDERS, Expression, Phrase, identifies, matching_shapes,
                           phrase_matches, relation_holds)
 from .generate import is_current, main, make_synthetic_refer, parse_family_weights
-from .grammar import (FAMILIES, HELDOUT_PATTERNS, HELDOUT_PHRASINGS, describe,
-                      expression_family, refer, write_sentence)
+from .grammar import (FAMILIES, HELDOUT_PATTERNS, HELDOUT_PHRASINGS, TRAIN_LEFT_OUT,
+                      describe, expression_family, refer, write_sentence)
 from .parser import parse_sentence
 from .render import image_rng, mask_to_polygons, render_scene
 
 __all__ = [
     'COLOURS', 'FAMILIES', 'GENERATOR_VERSION', 'HELDOUT_PATTERNS', 'HELDOUT_PHRASINGS',
     'HELDOUT_STYLES', 'KINDS', 'ORDERS', 'RELATIONS', 'SENTENCES_FILE', 'SIZES', 'SPLITS',
-    'TEXTURES',
+    'TEXTURES', 'TRAIN_LEFT_OUT',
     'Expression', 'Phrase', 'Scene', 'SceneStyle', 'ShapeInfo', 'batch_false_negative_rate',
     'classify_sentence', 'describe', 'expression_family', 'expression_from_dict',
     'expression_to_dict', 'identifies', 'image_rng', 'is_current', 'load_families', 'main',

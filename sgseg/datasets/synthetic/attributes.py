@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 # Written into every dataset's stats.json; a dataset of another version is regenerated.
-GENERATOR_VERSION = '2.4.0'
+GENERATOR_VERSION = '2.5.0'
 
 KINDS: tuple[str, ...] = ('circle', 'square', 'triangle', 'star', 'diamond', 'cross',
                           'ring', 'hexagon', 'heart', 'crescent', 'oval', 'arrow',

@@ -17,8 +17,8 @@ from .analysis import (SENTENCES_FILE, _statistics, batch_false_negative_rate,
                        expression_to_dict)
 from .attributes import GENERATOR_VERSION, HELDOUT_STYLES, KINDS, ShapeInfo
 from .expressions import Expression
-from .grammar import (_FAMILY_WEIGHTS, FAMILIES, HELDOUT_PHRASINGS, expression_family, refer,
-                      write_sentence)
+from .grammar import (_FAMILY_WEIGHTS, _TRAIN_FAMILY_WEIGHTS, FAMILIES, HELDOUT_PHRASINGS,
+                      TRAIN_LEFT_OUT, expression_family, refer, write_sentence)
 from .render import image_rng, mask_to_polygons, render_scene
 
 # ------------------------------------------------------------------------------- writing
@@ -36,6 +36,7 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                          max_sents_per_ref: int = 2, min_refs_per_image: int = 1,
                          min_sents_per_ref: int = 1,
                          family_weights: Optional[dict[str, float]] = None,
+                         train_family_weights: Optional[dict[str, float]] = None,
                          batch_size: int = 32, num_fn_batches: int = 200,
                          num_heldout_images: Optional[int] = None,
                          num_heldout_scenes_images: int = 300) -> dict[str, Any]:
@@ -69,6 +70,10 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
         family_weights: Sampling weights of the expression families (see :func:`refer`).
             More relational sentences lower the false-negative rate; more attribute
             sentences name the target alone.
+        train_family_weights: The weights of the train split. By default the default
+            weights without the superlative, ordinal and comparative families
+            (:data:`~.grammar.TRAIN_LEFT_OUT`), or ``family_weights`` when that is
+            given.
         batch_size: Batch size of the false-negative measurement.
         num_fn_batches: Number of random batches of that measurement.
         num_heldout_images: Images of the heldout_phrasing split (default: as many as
@@ -89,6 +94,7 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                 + ['testA'] * num_test_images + ['testB'] * num_test_images
                 + ['heldout_phrasing'] * num_heldout_images
                 + ['heldout_scenes'] * num_heldout_scenes_images)
+    train_weights = train_family_weights or family_weights or _TRAIN_FAMILY_WEIGHTS
     images, annotations, refs = [], [], []
     train_scenes: dict[int, list[ShapeInfo]] = {}
     train_samples: list[tuple[int, Expression]] = []
@@ -125,7 +131,8 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                 break
             num = int(rng.integers(min_sents_per_ref, max_sents_per_ref + 1))
             # Some expressions have no held-out phrasing: draw a few more to choose from.
-            exprs = refer(rng, scene.shapes, int(target), num + 2 * heldout, family_weights)
+            exprs = refer(rng, scene.shapes, int(target), num + 2 * heldout,
+                          train_weights if split == 'train' else family_weights)
             written = []
             for expr in exprs:
                 for _ in range(4 if heldout else 1):
@@ -173,6 +180,7 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
                         {r['sent_id']: r['family'] for r in records}, fn_rate, seed,
                         image_size, batch_size)
     stats['family_weights'] = dict(family_weights or _FAMILY_WEIGHTS)
+    stats['train_family_weights'] = dict(train_weights)
     with open(out / 'stats.json', 'w') as f:
         json.dump(stats, f, indent=2)
     _write_readme(out / 'README.md', stats)
@@ -204,7 +212,11 @@ def _write_readme(path: Path, stats: dict[str, Any]) -> None:
               + (f"{language[s]['distinct_sentences']} | {language[s]['vocabulary']} | "
                  f"{language[s]['mean_words']} |" if s in language else '- | - | - |')
               for s, v in stats['splits'].items()]
-    lines += ['', 'Share of each sentence family per split:', '',
+    left_out = [f for f in stats['family_weights']
+                if not stats['train_family_weights'].get(f)]
+    lines += ['', 'Share of each sentence family per split'
+              + (f" (the train split has no {', '.join(left_out)} sentences)" if left_out
+                 else '') + ':', '',
               '| split | ' + ' | '.join(FAMILIES) + ' |',
               '|---|' + '---|' * len(FAMILIES)]
     lines += [f'| {s} | ' + ' | '.join(f"{v['family_share'][f]:.1%}" for f in FAMILIES)
@@ -232,7 +244,8 @@ def is_current(folder: str | Path) -> bool:
     except json.JSONDecodeError:
         return False
     return (stats.get('generator_version') == GENERATOR_VERSION
-            and stats.get('family_weights') == _FAMILY_WEIGHTS)
+            and stats.get('family_weights') == _FAMILY_WEIGHTS
+            and stats.get('train_family_weights') == _TRAIN_FAMILY_WEIGHTS)
 
 
 def parse_family_weights(items: Sequence[str]) -> dict[str, float]:
@@ -294,6 +307,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
                              'relation=0.2 attributes=0.5 (default: '
                              + ' '.join(f'{k}={v}' for k, v in _FAMILY_WEIGHTS.items())
                              + '; a family left out is not used)')
+    parser.add_argument('--train-family-weights', nargs='+', metavar='FAMILY=WEIGHT',
+                        help='the weights of the train split (default: those of '
+                             '--family-weights when given, else the default weights '
+                             'without ' + ', '.join(TRAIN_LEFT_OUT) + ')')
     parser.add_argument('--format', default='refer', choices=['refer', 'jsonl', 'csv', 'wds'],
                         help='refer: instances.json + refs(unc).p (the default); jsonl/csv: '
                              'one image-text file per split (<split>.jsonl/.csv, masks as '
@@ -303,6 +320,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
                         help='images per shard with --format wds')
     args = parser.parse_args(argv)
     weights = parse_family_weights(args.family_weights) if args.family_weights else None
+    train_weights = (parse_family_weights(args.train_family_weights)
+                     if args.train_family_weights else None)
     start = time.perf_counter()
     for name, (low, high) in (('--refs-per-image', args.refs_per_image),
                               ('--sents-per-ref', args.sents_per_ref)):
@@ -315,6 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
                                  min_refs_per_image=args.refs_per_image[0],
                                  min_sents_per_ref=args.sents_per_ref[0],
                                  family_weights=weights,
+                                 train_family_weights=train_weights,
                                  num_heldout_images=args.num_heldout,
                                  num_heldout_scenes_images=args.num_heldout_scenes)
     if args.format != 'refer':
