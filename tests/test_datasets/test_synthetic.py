@@ -436,7 +436,7 @@ def test_docs_list_the_heldout_phrasings():
     assert rows[0] == "held-out phrasing" and rows[1:] == list(synthetic.HELDOUT_PHRASINGS)
 
 
-def test_train_split_leaves_out_the_comparison_families(tmp_path):
+def test_train_split_leaves_out_the_families_that_compare_shapes(tmp_path):
     counts = dict(COUNTS, num_train_images=40, num_val_images=20)
     stats = {}
     for name, train_weights in (('default', None), ('all', synthetic.grammar._FAMILY_WEIGHTS)):
