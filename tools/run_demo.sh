@@ -50,6 +50,10 @@ $PY tools/analysis_tools/eval_schemes.py "$CONFIG" "$CKPT" --work-dir "$WORK" \
     --cfg-options test_dataloader.dataset.split=heldout_scenes \
     --out "$WORK/heldout_scenes_schemes.md"
 
+step "sentences a user might type, on the val images where each names exactly one shape"
+$PY tools/analysis_tools/typed_sentences.py "$CONFIG" "$CKPT" --data "$DATA" \
+    --out "$WORK/typed_sentences.md"
+
 step "own val against the held-out splits, beside the text-independent baselines"
 $PY tools/analysis_tools/split_summary.py val="$WORK/schemes.json" \
     heldout_phrasing="$WORK/heldout_phrasing_schemes.json" \
@@ -58,6 +62,6 @@ $PY tools/analysis_tools/split_summary.py val="$WORK/schemes.json" \
 step "loss curve"
 $PY tools/analysis_tools/plot_curves.py "$WORK" --out "$WORK/loss_curve.png"
 
-step "done: $WORK/{loss_curve.png,overlays/,splits.md,*schemes.md,families.md,val_results.jsonl}"
+step "done: $WORK/{loss_curve.png,overlays/,splits.md,*schemes.md,families.md,typed_sentences.md,val_results.jsonl}"
 echo "Web demo on this checkpoint (then open http://127.0.0.1:7860 in a browser):"
 echo "  $PY tools/web_demo.py $CONFIG $CKPT"
