@@ -33,9 +33,8 @@ TYPED = {
     'the biggest red thing': Expression(Phrase(colour='red'), order='large'),
     'the square next to the star': Expression(Phrase(kind='square'), relation='near',
                                               anchor=Phrase(kind='star')),
-    'the circle left of the square': Expression(Phrase(kind='circle'), relation='left',
-                                                anchor=Phrase(kind='square')),
     'the one on the left': Expression(Phrase(hpos='left')),
+    'the red one on the left': Expression(Phrase(colour='red', hpos='left')),
     'the red one': Expression(Phrase(colour='red')),
     'the star': Expression(Phrase(kind='star')),
 }
