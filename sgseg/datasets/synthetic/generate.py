@@ -71,8 +71,8 @@ def make_synthetic_refer(out_dir: str | Path, num_train_images: int = 4000,
             More relational sentences lower the false-negative rate; more attribute
             sentences name the target alone.
         train_family_weights: The weights of the train split. By default the default
-            weights without the superlative, ordinal and comparative families
-            (:data:`~.grammar.TRAIN_LEFT_OUT`), or ``family_weights`` when that is
+            weights without the families of :data:`~.grammar.TRAIN_LEFT_OUT` (relation,
+            near, superlative, ordinal, comparative), or ``family_weights`` when that is
             given.
         batch_size: Batch size of the false-negative measurement.
         num_fn_batches: Number of random batches of that measurement.

@@ -116,7 +116,7 @@ class HFTextEncoder(nn.Module):
         if frozen:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
-            for layer in self.encoder.encoder.layer[self.frozen_depth:] if train_top_layers else ():
+            for layer in self.encoder.encoder.layer[self.frozen_depth:]:
                 layer.requires_grad_(True)
 
     def train(self, mode: bool = True) -> 'HFTextEncoder':
@@ -153,15 +153,22 @@ class HFTextEncoder(nn.Module):
         ``train_top_layers``): (B, L) ids and mask -> (B, L, C)."""
         if not self.num_trained_layers:
             return self.encode(input_ids, attention_mask)
-        return self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                            output_hidden_states=True).hidden_states[self.frozen_depth]
+        return self._run_layers(self.encoder.embeddings(input_ids=input_ids), attention_mask,
+                                self.encoder.encoder.layer[:self.frozen_depth])
 
     def run_top(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """The trained top layers on the frozen part's (B, L, C) features; padding
-        (``attention_mask`` 0) is not attended to."""
+        """The trained top layers on the frozen part's (B, L, C) features."""
+        return self._run_layers(x, attention_mask,
+                                self.encoder.encoder.layer[self.frozen_depth:])
+
+    @staticmethod
+    def _run_layers(x: torch.Tensor, attention_mask: torch.Tensor,
+                    layers: nn.ModuleList) -> torch.Tensor:
+        """BERT ``layers`` on (B, L, C) features (no dropout: the encoder stays in eval
+        mode); padding (``attention_mask`` 0) is not attended to."""
         keep = attention_mask[:, None, None, :].bool()
         batch, length, _ = x.shape
-        for layer in self.encoder.encoder.layer[self.frozen_depth:]:
+        for layer in layers:
             attn = layer.attention.self
             shape = (batch, length, attn.num_attention_heads, attn.attention_head_size)
             q, k, v = (proj(x).view(shape).transpose(1, 2)
