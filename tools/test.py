@@ -24,7 +24,9 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='write per-sentence results (JSON lines) here; with '
                         '--seeds N, every seed\'s lines, each with its "seed"')
     parser.add_argument('--show-dir', help='write overlays (prediction + GT) here')
-    parser.add_argument('--crf', action='store_true', help='DenseCRF post-processing')
+    parser.add_argument('--crf', action='store_true',
+                        help="DenseCRF post-processing (the config's dense_crf settings if it "
+                        'has them)')
     parser.add_argument('--scheme', choices=['fuse', 'avg', 'max', 'min'],
                         help='inference scheme (Table 4b); default from the config')
     parser.add_argument('--seed', type=int, help='slot sampling seed (default from config)')

@@ -18,6 +18,7 @@ from PIL import Image
 
 from sgseg.engine.checkpoint_files import check_checkpoint_file
 from sgseg.models.segmentors.base_refseg import image_key, slot_generators
+from sgseg.postprocess.dense_crf import crf_settings
 from sgseg.registry import MODELS, POSTPROCESSORS, TRANSFORMS
 from sgseg.utils import register_all_modules
 
@@ -99,7 +100,8 @@ class RefSegInferencer:
             a CLIP checkpoint's for MaskCLIP's zero-shot readout).
         device: torch device the model runs on.
         crf: turn DenseCRF post-processing on (the config's ``model.test_cfg.crf``
-            post-processor if it names one, else ``DenseCRF()``). False leaves the
+            post-processor if it names one, else its ``dense_crf`` settings, else
+            ``DenseCRF()``). False leaves the
             config's choice, like ``tools/test.py`` without ``--crf``.
         seed: slot sampling seed; None draws slots from the global RNG.
     """
@@ -128,9 +130,11 @@ class RefSegInferencer:
         self.model.to(self.device).eval()
         self.seed = seed
         self.loader, self.pipeline = self.build_pipeline(cfg)
+        # what turning DenseCRF on builds here and in the web demo
+        self.crf_cfg = crf_settings(cfg)
         crf_cfg = self.model.test_cfg.get('crf') or crf
         self.crf = None if not crf_cfg else POSTPROCESSORS.build(
-            dict(type='DenseCRF') if crf_cfg is True else crf_cfg)
+            self.crf_cfg if crf_cfg is True else crf_cfg)
 
     @staticmethod
     def build_pipeline(cfg: Config) -> Tuple[object, Compose]:

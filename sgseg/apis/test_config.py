@@ -10,7 +10,7 @@ from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 
 from sgseg.engine.checkpoint_files import check_checkpoint_file
-from sgseg.postprocess.dense_crf import import_densecrf
+from sgseg.postprocess.dense_crf import crf_settings, import_densecrf
 
 
 def ensure_writable_dir(path: str, what: str) -> None:
@@ -66,8 +66,9 @@ def configure_test(cfg: Config,
         checkpoint: checkpoint file to evaluate.
         out: JSON-lines file for per-sentence results.
         show_dir: folder for overlays of every evaluated sentence.
-        crf: turn DenseCRF post-processing on (fails here, with the install
-            command, if pydensecrf is missing).
+        crf: turn DenseCRF post-processing on, with the config's ``dense_crf``
+            settings if it has them (fails here, with the install command, if
+            pydensecrf is missing).
         scheme: inference scheme override.
         seed: slot sampling seed; by default the config's ``model.test_cfg.seed``, or
             ``randomness.seed`` when that is unset.
@@ -98,7 +99,7 @@ def configure_test(cfg: Config,
     if crf:
         # fail before the model is built and the data loaded, not at the first batch
         import_densecrf()
-        test_cfg['crf'] = dict(type='DenseCRF')
+        test_cfg['crf'] = crf_settings(cfg)
     if scheme is not None:
         test_cfg['inference_scheme'] = scheme
     if out is not None:

@@ -184,7 +184,7 @@ class WebDemo:
             return None
         if self._crf is None:
             try:
-                self._crf = POSTPROCESSORS.build(dict(type='DenseCRF'))
+                self._crf = POSTPROCESSORS.build(self.inferencer.crf_cfg)
             except ImportError as err:
                 raise DemoInputError(f'DenseCRF is not available here: {err}') from err
         return self._crf

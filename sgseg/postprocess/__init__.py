@@ -1,3 +1,3 @@
-from .dense_crf import DenseCRF
+from .dense_crf import DenseCRF, crf_settings
 
-__all__ = ['DenseCRF']
+__all__ = ['DenseCRF', 'crf_settings']

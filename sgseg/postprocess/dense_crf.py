@@ -1,4 +1,4 @@
-from typing import Optional
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -14,6 +14,26 @@ def import_densecrf():
                           '`pip install pydensecrf2` (or `pip install sgseg[crf]`, or run '
                           'tools/install.sh); it imports as pydensecrf.densecrf') from err
     return dcrf
+
+
+def crf_settings(cfg: Optional[Any]) -> dict:
+    """The post-processor a config asks for when DenseCRF is turned on (``tools/test.py
+    --crf``, the inferencer's and the web demo's switch): its top-level ``dense_crf``
+    (settings suited to its images), else ``DenseCRF`` with its defaults.
+
+    Args:
+        cfg: an mmengine Config (or a dict), or None.
+
+    Returns:
+        dict: a ``POSTPROCESSORS`` config.
+    """
+    settings = None if cfg is None else cfg.get('dense_crf')
+    if settings is None:
+        return dict(type='DenseCRF')
+    if not isinstance(settings, dict) or 'type' not in settings:
+        raise ValueError('the config key dense_crf must be a post-processor config such as '
+                         f"dict(type='DenseCRF', bilateral_srgb=30), got {settings!r}")
+    return dict(settings)
 
 
 @POSTPROCESSORS.register_module()

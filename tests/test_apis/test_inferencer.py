@@ -196,6 +196,23 @@ def test_crf_refines_the_score(tiny_files):
     assert np.array_equal(a.attn_fuse, b.attn_fuse)
 
 
+def test_crf_takes_the_config_s_dense_crf_settings(tiny_files, tmp_path):
+    pytest.importorskip('pydensecrf.densecrf')
+    config = tmp_path / 'tiny_crf.py'
+    config.write_text(tiny_files['config'].read_text() + "dense_crf = dict(type='DenseCRF', "
+                      'bilateral_srgb=30., bilateral_compat=20., gaussian_compat=1.)\n')
+    own = RefSegInferencer(str(config), str(tiny_files['checkpoint']), crf=True)
+    assert (own.crf.bilateral_srgb, own.crf.bilateral_compat, own.crf.gaussian_compat) == \
+        (30., 20., 1.)
+    default = RefSegInferencer(str(tiny_files['config']), str(tiny_files['checkpoint']),
+                               crf=True)
+    assert (default.crf.bilateral_srgb, default.crf.gaussian_compat) == (13., 3.)
+    image = str(tiny_files['image'])
+    assert not np.allclose(own(image, 'a star')[0].score, default(image, 'a star')[0].score)
+    # off unless asked, whatever the config's settings
+    assert RefSegInferencer(str(config), str(tiny_files['checkpoint'])).crf is None
+
+
 def test_demo_writes_one_row_per_sentence(tiny_files, tmp_path):
     out = tmp_path / 'demo.png'
     proc = run_tool('tools/demo.py', str(tiny_files['image']), 'the red square',

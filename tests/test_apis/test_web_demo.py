@@ -92,6 +92,21 @@ def test_request_options_apply_and_are_restored(demo):
     assert np.array_equal(seeds[0], seeds[2]) and not np.array_equal(seeds[0], seeds[1])
 
 
+def test_the_crf_switch_takes_the_config_s_dense_crf_settings(tiny_files, tmp_path):
+    pytest.importorskip('pydensecrf.densecrf')
+    config = tmp_path / 'tiny_crf.py'
+    config.write_text(Path(tiny_files['config']).read_text() +
+                      "dense_crf = dict(type='DenseCRF', bilateral_srgb=30.)\n")
+    examples = load_examples(str(EXAMPLES))
+    demo = WebDemo(RefSegInferencer(str(config), tiny_files['checkpoint']), examples,
+                   out_dir=str(tmp_path / 'masks'))
+    assert not demo.default_crf and demo.resolve_crf(False) is None
+    assert demo.resolve_crf(True).bilateral_srgb == 30.
+    plain, refined = (demo.segment(examples[0][0], SENTENCES[0], crf=crf)[0].mask
+                      for crf in (False, True))
+    assert plain.shape == refined.shape and demo.inferencer.crf is None
+
+
 def test_the_page_in_a_browser(demo, tiny_files, tmp_path):
     """Upload, two sentences, Segment: two masks back, equal to RefSegInferencer's."""
     from playwright.sync_api import sync_playwright

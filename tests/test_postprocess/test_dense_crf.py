@@ -3,7 +3,9 @@ import builtins
 import numpy as np
 import pytest
 
-from sgseg.postprocess import DenseCRF
+from mmengine.config import Config
+
+from sgseg.postprocess import DenseCRF, crf_settings
 
 
 def noisy_scene(seed=0):
@@ -60,3 +62,16 @@ def test_downscaled_refinement_matches_size_and_still_helps():
     refined = DenseCRF(max_side=100)(image, score)
     assert refined.shape == score.shape
     assert iou(refined >= 0.5, gt) > iou(score >= 0.5, gt) + 0.05
+
+
+def test_crf_settings_come_from_the_config_s_dense_crf_key():
+    assert crf_settings(None) == dict(type='DenseCRF')
+    assert crf_settings(Config(dict(model=dict()))) == dict(type='DenseCRF')
+    own = dict(type='DenseCRF', bilateral_srgb=30.)
+    cfg = Config(dict(dense_crf=own))
+    assert crf_settings(cfg) == own
+    crf_settings(cfg)['bilateral_srgb'] = 1.  # a copy: the config keeps its settings
+    assert cfg.dense_crf.bilateral_srgb == 30.
+    for bad in (True, dict(bilateral_srgb=30.)):
+        with pytest.raises(ValueError, match='dense_crf must be a post-processor config'):
+            crf_settings(Config(dict(dense_crf=bad)))

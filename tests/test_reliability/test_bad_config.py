@@ -95,6 +95,18 @@ def test_crf_without_pydensecrf_fails_before_evaluating(tmp_path, monkeypatch):
         configure_test(cfg, ckpt, crf=True)
 
 
+def test_crf_on_takes_the_config_s_dense_crf_settings(tmp_path):
+    pytest.importorskip('pydensecrf.densecrf')
+    cfg, ckpt = _test_cfg(tmp_path)
+    assert configure_test(cfg, ckpt, crf=True).model.test_cfg.crf == dict(type='DenseCRF')
+    cfg, ckpt = _test_cfg(tmp_path)
+    configure_test(cfg, ckpt)
+    assert cfg.model.test_cfg.get('crf') is None
+    cfg.dense_crf = dict(type='DenseCRF', bilateral_srgb=30.)
+    configure_test(cfg, ckpt, crf=True)
+    assert cfg.model.test_cfg.crf == dict(type='DenseCRF', bilateral_srgb=30.)
+
+
 def test_show_dir_not_writable(tmp_path):
     cfg, ckpt = _test_cfg(tmp_path)
     blocker = tmp_path / 'a_file'

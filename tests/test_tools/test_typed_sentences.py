@@ -42,6 +42,12 @@ def test_counts_the_images_where_each_sentence_names_one_shape(files):
     assert sum(len(v) for v in ious.values()) > 0
     rows = out.read_text().strip().splitlines()
     assert len(rows) == 2 + len(tool.TYPED) and rows[2].startswith('| the leftmost one | ')
+    # DenseCRF: the same images, refined masks
+    pytest.importorskip('pydensecrf.densecrf')
+    refined = tool.main([str(files / 'tiny.py'), str(files / 'tiny.pth'), '--data',
+                         str(files / 'data'), '--crf'])
+    assert {k: len(v) for k, v in refined.items()} == {k: len(v) for k, v in ious.items()}
+    assert refined != ious
 
 
 def test_refuses_what_it_cannot_check(files, tmp_path):

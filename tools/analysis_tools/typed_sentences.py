@@ -50,6 +50,8 @@ def parse_args(argv=None):
     parser.add_argument('--sentences', nargs='+', default=list(TYPED), metavar='TEXT',
                         help='some of: ' + '; '.join(TYPED))
     parser.add_argument('--seed', type=int, default=0, help='slot sampling seed')
+    parser.add_argument('--crf', action='store_true',
+                        help="DenseCRF on the score maps (the config's dense_crf settings)")
     parser.add_argument('--out', help='also write the table (markdown) here')
     args = parser.parse_args(argv)
     unknown = [s for s in args.sentences if s not in TYPED]
@@ -119,7 +121,7 @@ def table(ious, split):
 def main(argv=None):
     args = parse_args(argv)
     from sgseg.apis import RefSegInferencer
-    inferencer = RefSegInferencer(args.config, args.checkpoint, seed=args.seed)
+    inferencer = RefSegInferencer(args.config, args.checkpoint, seed=args.seed, crf=args.crf)
     ious = evaluate(inferencer, load_scenes(args.data, args.split), args.sentences)
     text = table(ious, args.split)
     print(text)
