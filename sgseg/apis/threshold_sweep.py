@@ -1,10 +1,12 @@
-"""Evaluate several mask thresholds tau from one pass over a split (Table A3)."""
-from typing import Dict, Sequence
+"""Evaluate several mask thresholds tau (Table A3), or several DenseCRF settings
+(appendix D), from one pass of the model over a split."""
+from typing import Dict, Iterable, List, Sequence
 
 import torch
 from mmengine.model import is_model_wrapper
 
 from sgseg.evaluation.metrics import RefSegMetric
+from sgseg.registry import POSTPROCESSORS
 from sgseg.utils.progress import ProgressLog
 from .scheme_evaluation import with_prediction
 
@@ -46,3 +48,55 @@ def evaluate_thresholds(model, dataloader,
                 ])
             progress.update()
     return {tau: m.evaluate(num_samples) for tau, m in metrics.items()}
+
+
+@torch.no_grad()
+def evaluate_crf_settings(model, dataloaders: Iterable,
+                          settings: Sequence[dict]) -> List[Dict[str, float]]:
+    """RefSegMetric with each DenseCRF setting, the model run once per batch.
+
+    The pass runs with DenseCRF off; each sample's min-max normalised score map (at the
+    original size) is then refined by every setting on the original image and
+    thresholded at ``test_cfg.threshold``, as ``predict`` does with ``test_cfg.crf`` set:
+    each row equals ``tools/test.py --crf`` with that setting and the same seed.
+
+    Args:
+        model: a referring segmentor (or a wrapper around one).
+        dataloaders: evaluation dataloaders (samples carry ``gt_sem_seg`` and
+            ``img_path``), pooled: one set of metrics over all their sentences.
+        settings: post-processor configs (``dict(type='DenseCRF', ...)``).
+
+    Returns:
+        list: the metrics of each setting, in the order given.
+    """
+    if not settings:
+        raise ValueError('evaluate_crf_settings needs at least one DenseCRF setting')
+    crfs = [POSTPROCESSORS.build(dict(setting)) for setting in settings]
+    model = model.module if is_model_wrapper(model) else model
+    model.eval()
+    metrics = [RefSegMetric() for _ in settings]
+    threshold = model.test_cfg['threshold']
+    saved, model.test_cfg['crf'] = model.test_cfg.get('crf'), None
+    num_samples = 0
+    try:
+        for dataloader in dataloaders:
+            with ProgressLog(len(dataloader), 'evaluating DenseCRF settings') as progress:
+                for data_batch in dataloader:
+                    outputs = model.test_step(data_batch)
+                    num_samples += len(outputs)
+                    images = {}
+                    for ds in outputs:
+                        path = ds.metainfo['img_path']
+                        if path not in images:
+                            images[path] = model.load_rgb(ds.metainfo)
+                    for crf, metric in zip(crfs, metrics):
+                        metric.process(data_batch, [
+                            with_prediction(ds, torch.from_numpy(crf(
+                                images[ds.metainfo['img_path']],
+                                ds.seg_logits.data[0].cpu().numpy())), threshold)
+                            for ds in outputs
+                        ])
+                    progress.update()
+    finally:
+        model.test_cfg['crf'] = saved
+    return [metric.evaluate(num_samples) for metric in metrics]

@@ -89,7 +89,7 @@ def test_out_folder_fails_before_evaluation(tmp_path):
     assert cfg.test_evaluator.out_file == str(tmp_path / 'new' / 'r.jsonl')
 
 
-@pytest.mark.parametrize('tool', ['eval_schemes.py', 'threshold_sweep.py'])
+@pytest.mark.parametrize('tool', ['eval_schemes.py', 'threshold_sweep.py', 'crf_sweep.py'])
 def test_analysis_tools_check_out_before_evaluating(tool, tmp_path):
     main = load_tool(f'tools/analysis_tools/{tool}').main
     # the checkpoint does not exist either: the --out error must come first

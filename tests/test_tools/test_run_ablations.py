@@ -1,4 +1,5 @@
-"""run_ablations.py end to end (2 ablations x 1 seed x 10 iterations) and threshold_sweep.py."""
+"""run_ablations.py end to end (2 ablations x 1 seed x 10 iterations), threshold_sweep.py
+and crf_sweep.py."""
 import json
 import re
 
@@ -6,6 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from sgseg.apis import ablated_config, config_diff, paper_ablations, run_ablations
+from sgseg.postprocess import crf_settings
 from .conftest import ROOT, run_tool, write_tiny_config
 
 
@@ -100,3 +102,28 @@ def test_run_ablations_and_threshold_sweep(tmp_path, tiny_synthetic):
     assert [line.split('|')[1].strip() for line in lines[2:]] == ['0.30', '0.50', '0.70']
     miou = float(lines[3].split('|')[2])
     assert abs(miou - results['baseline']['runs'][0]['mIoU']) < 0.006
+
+    # DenseCRF settings from one pass, two splits pooled: a row equals tools/test.py --crf
+    # with that setting in the config's dense_crf
+    pytest.importorskip('pydensecrf.densecrf')
+    out = tmp_path / 'crf.md'
+    proc = run_tool('tools/analysis_tools/crf_sweep.py', str(seed_dir / 'config.py'),
+                    str(seed_dir / 'iter_10.pth'), '--splits', 'val', 'val',
+                    '--bilateral-srgb', '13', '30', '--num-iters', '2',
+                    '--work-dir', str(tmp_path / 'crf'), '--out', str(out))
+    assert re.search(r'evaluating DenseCRF settings: (\d+)/\1 batches \(100%\)',
+                     proc.stdout + proc.stderr)
+    rows = [[c.strip() for c in line.split('|')[1:-1]] for line in
+            out.read_text().splitlines()[2:]]
+    assert [(float(r[1]), int(r[5])) for r in rows] == [(13., 2), (30., 2)]
+    # the parameters not swept keep the config's dense_crf values, else DenseCRF's
+    kept = crf_settings(Config.fromfile(str(seed_dir / 'config.py'))).get('bilateral_sxy', 80.)
+    assert float(rows[0][0]) == kept and sorted(r[-1] for r in rows) == ['', '*']
+    proc = run_tool('tools/test.py', str(seed_dir / 'config.py'), str(seed_dir / 'iter_10.pth'),
+                    '--crf', '--work-dir', str(tmp_path / 'crf_test'), '--cfg-options',
+                    'dense_crf.type=DenseCRF', 'dense_crf.bilateral_srgb=30.',
+                    'dense_crf.num_iters=2')
+    plain = re.findall(r'^\|\s+3\s+\|\s+([\d.]+)\s+\|.*\|\s+(\d+)\s+\|$', proc.stdout, re.M)
+    assert plain and abs(float(plain[-1][0]) - float(rows[1][6])) < 0.006
+    # val twice: every sentence counted twice
+    assert [int(r[-2]) for r in rows] == [2 * int(plain[-1][1])] * 2
