@@ -101,8 +101,8 @@ class RefSegInferencer:
         device: torch device the model runs on.
         crf: turn DenseCRF post-processing on (the config's ``model.test_cfg.crf``
             post-processor if it names one, else its ``dense_crf`` settings, else
-            ``DenseCRF()``). False leaves the
-            config's choice, like ``tools/test.py`` without ``--crf``.
+            ``DenseCRF()``). False leaves the config's choice, like ``tools/test.py``
+            without ``--crf``.
         seed: slot sampling seed; None draws slots from the global RNG.
     """
 

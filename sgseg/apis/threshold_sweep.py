@@ -6,6 +6,7 @@ import torch
 from mmengine.model import is_model_wrapper
 
 from sgseg.evaluation.metrics import RefSegMetric
+from sgseg.postprocess.dense_crf import refine_score
 from sgseg.registry import POSTPROCESSORS
 from sgseg.utils.progress import ProgressLog
 from .scheme_evaluation import with_prediction
@@ -91,9 +92,9 @@ def evaluate_crf_settings(model, dataloaders: Iterable,
                             images[path] = model.load_rgb(ds.metainfo)
                     for crf, metric in zip(crfs, metrics):
                         metric.process(data_batch, [
-                            with_prediction(ds, torch.from_numpy(crf(
-                                images[ds.metainfo['img_path']],
-                                ds.seg_logits.data[0].cpu().numpy())), threshold)
+                            with_prediction(ds, refine_score(crf, images[ds.metainfo['img_path']],
+                                                             ds.seg_logits.data[0]),
+                                            threshold)
                             for ds in outputs
                         ])
                     progress.update()

@@ -1,3 +1,3 @@
-from .dense_crf import DenseCRF, crf_settings
+from .dense_crf import DenseCRF, crf_settings, refine_score
 
-__all__ = ['DenseCRF', 'crf_settings']
+__all__ = ['DenseCRF', 'crf_settings', 'refine_score']

@@ -2,6 +2,7 @@ from typing import Any, Optional
 
 import cv2
 import numpy as np
+import torch
 
 from sgseg.registry import POSTPROCESSORS
 
@@ -34,6 +35,12 @@ def crf_settings(cfg: Optional[Any]) -> dict:
         raise ValueError('the config key dense_crf must be a post-processor config such as '
                          f"dict(type='DenseCRF', bilateral_srgb=30), got {settings!r}")
     return dict(settings)
+
+
+def refine_score(crf, image: np.ndarray, score: torch.Tensor) -> torch.Tensor:
+    """``crf`` (a post-processor) applied to a score map (H0, W0) on the original RGB
+    image (H0, W0, 3), returned as a tensor of the score's dtype and device."""
+    return torch.from_numpy(crf(image, score.detach().cpu().numpy())).to(score)
 
 
 @POSTPROCESSORS.register_module()

@@ -21,6 +21,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.structures import SegDataSample
 
+from sgseg.postprocess.dense_crf import refine_score
 from sgseg.registry import MODELS, POSTPROCESSORS
 from sgseg.utils.options import check_options
 
@@ -348,8 +349,7 @@ class BaseRefSegmentor(BaseSegmentor):
         if self._crf is None:
             crf = self.test_cfg['crf']
             self._crf = POSTPROCESSORS.build(dict(type='DenseCRF') if crf is True else crf)
-        refined = self._crf(image, score.cpu().numpy())
-        return torch.from_numpy(refined).to(score)
+        return refine_score(self._crf, image, score)
 
     def _forward(self, inputs: dict, data_samples=None) -> torch.Tensor:
         """Tensor mode: score maps on the patch grid, (P, h, w)."""
