@@ -147,6 +147,20 @@ def build_evaluation_runner(config: str,
     return runner, cfg
 
 
+def runner_from_args(args, **test_options):
+    """:func:`build_evaluation_runner` from an analysis tool's parsed arguments
+    (``config``, ``checkpoint``, ``cfg_options``, ``work_dir``, ``threads``), its ``--out``
+    table file (``args.out``, if any) checked first, before anything is built or run.
+
+    Returns:
+        tuple: the Runner and its config.
+    """
+    if getattr(args, 'out', None):
+        check_out_file(args.out, '--out')
+    return build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
+                                   args.work_dir, args.threads, **test_options)
+
+
 def evaluate_seeds(runner, seeds: Sequence[int], out: Optional[str] = None
                    ) -> List[Dict[str, float]]:
     """Runs the Runner's test loop once per slot sampling seed.

@@ -20,8 +20,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from sgseg.apis import (build_evaluation_runner, check_out_file,  # noqa: E402
-                        evaluate_crf_settings)
+from sgseg.apis import evaluate_crf_settings, runner_from_args  # noqa: E402
 from sgseg.evaluation.summary import report_table  # noqa: E402
 from sgseg.postprocess import DenseCRF, crf_settings  # noqa: E402
 
@@ -58,10 +57,7 @@ def grid(base: dict, values: dict) -> list:
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.out:
-        check_out_file(args.out, '--out')  # before the evaluation, not after it
-    runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
-                                          args.work_dir, args.threads, seed=args.seed)
+    runner, cfg = runner_from_args(args, seed=args.seed)  # --out checked first
     base = crf_settings(cfg)
     if base['type'] == 'DenseCRF':  # the table shows every value, defaults included
         defaults = inspect.signature(DenseCRF).parameters

@@ -15,7 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from sgseg.apis import build_evaluation_runner, check_out_file, evaluate_schemes  # noqa: E402
+from sgseg.apis import evaluate_schemes, runner_from_args  # noqa: E402
 from sgseg.apis.scheme_evaluation import size_bin_labels  # noqa: E402
 from sgseg.evaluation.summary import format_markdown, report_table  # noqa: E402
 
@@ -55,10 +55,7 @@ def by_size_rows(results: dict, labels: list, order: tuple) -> list:
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.out:
-        check_out_file(args.out, '--out')  # before the evaluation, not after it
-    runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
-                                          args.work_dir, args.threads, seed=args.seed)
+    runner, cfg = runner_from_args(args, seed=args.seed)  # --out checked first
     has_schemes = isinstance(runner.model, ShatterAndGather)
     if has_schemes:
         # the configured scheme is the pass's own: make it the paper's

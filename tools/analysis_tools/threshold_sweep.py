@@ -11,7 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from sgseg.apis import build_evaluation_runner, check_out_file, evaluate_thresholds  # noqa: E402
+from sgseg.apis import evaluate_thresholds, runner_from_args  # noqa: E402
 from sgseg.evaluation.summary import report_table  # noqa: E402
 
 KEYS = ('mIoU', 'cIoU', 'Acc@0.3', 'Acc@0.5', 'Acc@0.7', 'PointM', 'n')
@@ -34,10 +34,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.out:
-        check_out_file(args.out, '--out')  # before the evaluation, not after it
-    runner, cfg = build_evaluation_runner(args.config, args.checkpoint, args.cfg_options,
-                                          args.work_dir, args.threads, seed=args.seed, crf=args.crf)
+    runner, cfg = runner_from_args(args, seed=args.seed, crf=args.crf)  # --out checked first
     results = evaluate_thresholds(runner.model, runner.test_dataloader, args.thresholds)
     rows = [dict(tau=tau, **{k: metrics[k] for k in KEYS}) for tau, metrics in results.items()]
     report_table(rows, f'{osp.basename(args.config)} | seed {cfg.model.test_cfg.seed}',
