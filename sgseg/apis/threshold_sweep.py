@@ -1,6 +1,6 @@
 """Evaluate several mask thresholds tau (Table A3), or several DenseCRF settings
 (appendix D), from one pass of the model over a split."""
-from typing import Dict, Iterable, List, Sequence
+from typing import Callable, Dict, Iterable, List, Sequence
 
 import torch
 from mmengine.model import is_model_wrapper
@@ -10,6 +10,35 @@ from sgseg.postprocess.dense_crf import refine_score
 from sgseg.registry import POSTPROCESSORS
 from sgseg.utils.progress import ProgressLog
 from .scheme_evaluation import with_prediction
+
+
+def _evaluate_variants(model, dataloaders: Iterable, what: str, num_variants: int,
+                       variants: Callable[[list], List[list]]) -> List[Dict[str, float]]:
+    """RefSegMetric of several predictions derived from one pass of the model.
+
+    Args:
+        model: a referring segmentor, unwrapped, in eval mode.
+        dataloaders: evaluation dataloaders, pooled: one set of metrics over all their
+            sentences.
+        what: the progress log's label.
+        num_variants: how many predictions each sample gets.
+        variants: a batch's outputs -> for each variant, the list of its sample dicts
+            (:func:`with_prediction`).
+
+    Returns:
+        list: the metrics of each variant.
+    """
+    metrics = [RefSegMetric() for _ in range(num_variants)]
+    num_samples = 0
+    for dataloader in dataloaders:
+        with ProgressLog(len(dataloader), what) as progress:
+            for data_batch in dataloader:
+                outputs = model.test_step(data_batch)
+                num_samples += len(outputs)
+                for metric, samples in zip(metrics, variants(outputs)):
+                    metric.process(data_batch, samples)
+                progress.update()
+    return [metric.evaluate(num_samples) for metric in metrics]
 
 
 @torch.no_grad()
@@ -37,18 +66,11 @@ def evaluate_thresholds(model, dataloader,
                          f'score map is min-max normalised), got {list(thresholds)}')
     model = model.module if is_model_wrapper(model) else model
     model.eval()
-    metrics = {tau: RefSegMetric() for tau in thresholds}
-    num_samples = 0
-    with ProgressLog(len(dataloader), 'evaluating thresholds') as progress:
-        for data_batch in dataloader:
-            outputs = model.test_step(data_batch)
-            num_samples += len(outputs)
-            for tau, metric in metrics.items():
-                metric.process(data_batch, [
-                    with_prediction(ds, ds.seg_logits.data[0], tau) for ds in outputs
-                ])
-            progress.update()
-    return {tau: m.evaluate(num_samples) for tau, m in metrics.items()}
+    results = _evaluate_variants(
+        model, [dataloader], 'evaluating thresholds', len(thresholds),
+        lambda outputs: [[with_prediction(ds, ds.seg_logits.data[0], tau) for ds in outputs]
+                         for tau in thresholds])
+    return dict(zip(thresholds, results))
 
 
 @torch.no_grad()
@@ -75,29 +97,20 @@ def evaluate_crf_settings(model, dataloaders: Iterable,
     crfs = [POSTPROCESSORS.build(dict(setting)) for setting in settings]
     model = model.module if is_model_wrapper(model) else model
     model.eval()
-    metrics = [RefSegMetric() for _ in settings]
     threshold = model.test_cfg['threshold']
+
+    def refined(outputs):
+        images = {}  # each image read once for all its sentences and settings
+        for ds in outputs:
+            if ds.metainfo['img_path'] not in images:
+                images[ds.metainfo['img_path']] = model.load_rgb(ds.metainfo)
+        return [[with_prediction(ds, refine_score(crf, images[ds.metainfo['img_path']],
+                                                  ds.seg_logits.data[0]), threshold)
+                 for ds in outputs] for crf in crfs]
+
     saved, model.test_cfg['crf'] = model.test_cfg.get('crf'), None
-    num_samples = 0
     try:
-        for dataloader in dataloaders:
-            with ProgressLog(len(dataloader), 'evaluating DenseCRF settings') as progress:
-                for data_batch in dataloader:
-                    outputs = model.test_step(data_batch)
-                    num_samples += len(outputs)
-                    images = {}
-                    for ds in outputs:
-                        path = ds.metainfo['img_path']
-                        if path not in images:
-                            images[path] = model.load_rgb(ds.metainfo)
-                    for crf, metric in zip(crfs, metrics):
-                        metric.process(data_batch, [
-                            with_prediction(ds, refine_score(crf, images[ds.metainfo['img_path']],
-                                                             ds.seg_logits.data[0]),
-                                            threshold)
-                            for ds in outputs
-                        ])
-                    progress.update()
+        return _evaluate_variants(model, dataloaders, 'evaluating DenseCRF settings',
+                                 len(crfs), refined)
     finally:
         model.test_cfg['crf'] = saved
-    return [metric.evaluate(num_samples) for metric in metrics]
